@@ -1,0 +1,37 @@
+# Two commands for a reader: `make book` (executed HTML in _build/html) and `make test`.
+# Both create .venv with python3 when missing and reuse it while the lock is unchanged.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SCHNETPACK := schnetpack==2.2.0
+
+.PHONY: venv book test test-fast data data-verify clean clean-book
+
+venv: $(STAMP)
+
+# Re-install only when the lock or the package metadata changed.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	# schnetpack 2.2.0 declares Python >= 3.12 but runs on 3.11; its dependencies are in the lock.
+	$(PY) -m pip install --quiet --no-deps --ignore-requires-python $(SCHNETPACK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . -W --keep-going
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not book"
+
+clean-book:
+	rm -rf _build
+
+clean: clean-book
+	rm -rf $(VENV)

@@ -1,0 +1,3 @@
+from xailib.cli import main
+
+raise SystemExit(main())
