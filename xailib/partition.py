@@ -20,6 +20,7 @@ lowest solution found by PySCF's internal stability analysis; they are cached pe
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -145,7 +146,9 @@ def check_elements(numbers: np.ndarray, basis: str, *, need_iao: bool) -> None:
             if bas == "minao" and not need_iao:
                 continue
             try:
-                gto.basis.load(bas, sym)
+                with warnings.catch_warnings():  # PySCF suggests installing basis-set-exchange
+                    warnings.simplefilter("ignore", UserWarning)
+                    gto.basis.load(bas, sym)
             except (BasisNotFoundError, KeyError, RuntimeError) as err:
                 raise UnsupportedElementError(
                     f"element {sym} (Z={z}) is not available in {why}; choose a basis that covers "
