@@ -212,3 +212,13 @@ def test_bad_inputs():
         adversarial_validation(np.empty((0, 3)), xb)
     with pytest.raises(AdversarialInputError, match="halves"):
         random_split_control(xa, groups=np.arange(20) % 6)
+
+
+def test_hydrogen_partners():
+    from xailib.descriptors import hydrogen_partners
+
+    atoms = molecule("CH3OH")
+    partners = hydrogen_partners(atoms)
+    assert sorted(p for p in partners if p) == ["C", "C", "C", "O"]
+    assert all(p is None for p, z in zip(partners, atoms.numbers) if z > 1)
+    assert hydrogen_partners(molecule("H2")) == [None, None]

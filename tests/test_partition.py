@@ -12,6 +12,7 @@ from scipy.spatial.transform import Rotation
 pytest.importorskip("pyscf")
 
 from xailib import partition as P  # noqa: E402
+from xailib.descriptors import hydrogen_partners  # noqa: E402
 from xailib.partition_ao import basis_owner  # noqa: E402
 from xailib.partition_mo import localise_occupied, orbital_contributions  # noqa: E402
 
@@ -150,10 +151,9 @@ def test_symmetric_atoms_equal(scf_cache, name, scheme, n_h):
 
 def _h_by_partner(atoms: Atoms, rel: np.ndarray) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"C": [], "N": [], "O": []}
-    heavy = np.flatnonzero(atoms.numbers > 1)
-    for i in np.flatnonzero(atoms.numbers == 1):
-        j = heavy[np.argmin(np.linalg.norm(atoms.positions[heavy] - atoms.positions[i], axis=1))]
-        out[atoms[j].symbol].append(float(rel[i]))
+    for i, partner in enumerate(hydrogen_partners(atoms)):
+        if partner is not None:
+            out[partner].append(float(rel[i]))
     return out
 
 
@@ -229,3 +229,15 @@ def test_not_converged_is_an_error(monkeypatch):
     mf = scf.RHF(gto.M(atom="H 0 0 0; H 0 0 0.74", basis="sto-3g", verbose=0))  # never run
     with pytest.raises(P.SCFNotConvergedError, match="not converged"):
         P.partition_scf(mf, "ao")
+
+
+def test_many_records_skipped_molecules():
+    frames = [molecule("H2O"), molecule("CH3"), Atoms("Xe2", positions=[[0, 0, 0], [0, 0, 3.0]]),
+              molecule("NH3")]
+    results, skipped = P.atomic_energies_many(frames, progress=False)
+    assert [r is None for r in results] == [False, True, True, False]
+    assert [k for k, _ in skipped] == [1, 2]
+    assert "OpenShellError" in skipped[0][1] and "UnsupportedElementError" in skipped[1][1]
+    one = P.atomic_energies(molecule("NH3"), "mo")
+    np.testing.assert_allclose(results[3]["mo"].energies, one.energies, atol=1e-6)
+    assert set(results[0]) == {"ao", "mo"}

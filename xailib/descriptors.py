@@ -16,7 +16,7 @@ import numpy as np
 from ase import Atoms
 from ase.neighborlist import natural_cutoffs, neighbor_list
 
-__all__ = ["Descriptors", "molecule_descriptors", "atom_descriptors", "bonds",
+__all__ = ["Descriptors", "molecule_descriptors", "atom_descriptors", "bonds", "hydrogen_partners",
            "UnknownElementError", "BOND_BINS", "RADIAL_BINS"]
 
 BOND_BINS = np.round(np.arange(0.8, 2.45, 0.1), 2)  # Angstrom, bond-length histogram edges
@@ -55,6 +55,23 @@ def bonds(atoms: Atoms, mult: float = 1.2) -> tuple[np.ndarray, np.ndarray, np.n
     i, j, d = neighbor_list("ijd", atoms, natural_cutoffs(atoms, mult=mult))
     keep = i < j
     return i[keep], j[keep], d[keep]
+
+
+def hydrogen_partners(atoms: Atoms) -> list[str | None]:
+    """For every atom: the element of the nearest non-hydrogen atom if it is an H, else ``None``.
+
+    Used to group hydrogen atomic energies by bonding partner (H on C, N, O, ...). A molecule
+    without heavy atoms (H2) gives ``None`` throughout.
+    """
+    heavy = np.flatnonzero(atoms.numbers > 1)
+    out: list[str | None] = [None] * len(atoms)
+    if len(heavy) == 0:
+        return out
+    sym = atoms.get_chemical_symbols()
+    for i in np.flatnonzero(atoms.numbers == 1):
+        j = heavy[np.argmin(np.linalg.norm(atoms.positions[heavy] - atoms.positions[i], axis=1))]
+        out[i] = sym[j]
+    return out
 
 
 def _pair_names(elements: Sequence[str]) -> list[tuple[str, str]]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +32,7 @@ from ase.units import Hartree
 from xailib.partition_terms import UnsupportedMethodError, energy_matrices
 
 __all__ = [
-    "AtomicEnergies", "atomic_energies", "partition_scf", "run_scf", "free_atom_energy",
+    "AtomicEnergies", "atomic_energies", "atomic_energies_many", "partition_scf", "run_scf", "free_atom_energy",
     "UnsupportedElementError", "UnsupportedMethodError", "OpenShellError",
     "SCFNotConvergedError", "UnknownSchemeError", "SCHEMES",
 ]
@@ -311,3 +312,40 @@ def atomic_energies(atoms: Atoms, scheme: str, *, method: str = "hf",
     mf = run_scf(atoms, method=method, basis=basis, need_iao=scheme == "mo")
     return partition_scf(mf, scheme, numbers=atoms.get_atomic_numbers())
 
+
+
+PartitionError = (UnsupportedElementError, OpenShellError, SCFNotConvergedError,
+                  UnsupportedMethodError)
+
+
+def atomic_energies_many(frames: Sequence[Atoms], *, schemes: Sequence[str] = SCHEMES,
+                         method: str = "hf", basis: str = "sto-3g", progress: bool = True
+                         ) -> tuple[list[dict[str, AtomicEnergies] | None], list[tuple[int, str]]]:
+    """Partition many molecules, one SCF each for all ``schemes``; failures are recorded, not hidden.
+
+    Returns
+    -------
+    results
+        Per frame a dict scheme -> :class:`AtomicEnergies`, or ``None`` where the frame was skipped.
+    skipped
+        ``(index, reason)`` for every skipped frame (unsupported element, open shell, no SCF
+        convergence, failed localisation), to be reported with the dataset.
+    """
+    from tqdm.auto import tqdm
+
+    from xailib.partition_mo import LocalisationError
+
+    for scheme in schemes:
+        if scheme not in SCHEMES:
+            raise UnknownSchemeError(f"unknown scheme {scheme!r}; choose one of {SCHEMES}")
+    results: list[dict[str, AtomicEnergies] | None] = []
+    skipped: list[tuple[int, str]] = []
+    for k, atoms in enumerate(tqdm(frames, desc=f"partition {method}/{basis}", disable=not progress)):
+        try:
+            mf = run_scf(atoms, method=method, basis=basis, need_iao="mo" in schemes)
+            results.append({s: partition_scf(mf, s, numbers=atoms.get_atomic_numbers())
+                            for s in schemes})
+        except (*PartitionError, LocalisationError) as err:
+            results.append(None)
+            skipped.append((k, f"{type(err).__name__}: {err}"))
+    return results, skipped
