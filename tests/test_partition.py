@@ -91,6 +91,12 @@ def test_ao_scheme_against_four_index_integrals(scf_cache):
         v_own += np.bincount(owner, np.einsum("mn,nm->m", dm, va), minlength=mol.natm)
     np.testing.assert_allclose(res.terms_hartree["nuclear_attraction"], 0.5 * (v_own + v_nuc),
                                atol=1e-10)
+    # row-owner split == half of every off-diagonal element to each owner (symmetric D, X)
+    elementwise = dm * mol.intor("int1e_kin")
+    half_split = np.zeros(mol.natm)
+    np.add.at(half_split, owner, 0.5 * elementwise.sum(axis=1))
+    np.add.at(half_split, owner, 0.5 * elementwise.sum(axis=0))
+    np.testing.assert_allclose(res.terms_hartree["kinetic"], half_split, atol=1e-12)
 
 
 def test_mo_orbital_contributions_against_mo_integrals(scf_cache):

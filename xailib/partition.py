@@ -8,9 +8,14 @@ total energy into one energy per atom:
   basis-function owner, the electron-nucleus attraction and nuclear repulsion by halves
   (:mod:`xailib.partition_ao`).
 - ``"mo"``: Pipek-Mezey/IAO localised occupied orbitals; each orbital's energy contribution is
-  shared among atoms by its IAO populations, nuclear repulsion by halves (:mod:`xailib.partition_mo`).
+  shared among atoms by its IAO populations, except that the electron-nucleus attraction and the
+  nuclear repulsion are shared by halves as in the AO scheme (:mod:`xailib.partition_mo`).
 
-Both sum to the SCF total energy (to round-off, far below 1e-8 Hartree). Energies relative to free
+Both sum to the SCF total energy (to round-off, far below 1e-8 Hartree), for HF and for LDA, GGA and
+global-hybrid functionals (the XC energy is split through its energy density on PySCF's grid);
+meta-GGAs, range-separated hybrids and VV10 are refused. HF atomic energies are invariant under
+rotation to the localisation tolerance (~1e-8 Hartree); DFT ones only to the rotational variance
+of the integration grid itself (~1e-6..1e-5 Hartree at PySCF's default grid level). Energies relative to free
 atoms subtract, for each atom, the energy of the isolated atom of its element computed at the same
 method and basis, spin-polarised (UHF/UKS) in its Hund's-rule ground-state multiplicity, with the
 lowest solution found by PySCF's internal stability analysis; they are cached per
@@ -32,7 +37,8 @@ from ase.units import Hartree
 from xailib.partition_terms import UnsupportedMethodError, energy_matrices
 
 __all__ = [
-    "AtomicEnergies", "atomic_energies", "atomic_energies_many", "partition_scf", "run_scf", "free_atom_energy",
+    "AtomicEnergies", "atomic_energies", "atomic_energies_many", "partition_scf", "run_scf",
+    "free_atom_energy", "ground_state_unpaired",
     "UnsupportedElementError", "UnsupportedMethodError", "OpenShellError",
     "SCFNotConvergedError", "UnknownSchemeError", "SCHEMES",
 ]
@@ -191,8 +197,7 @@ def _converge(mf, what: str):
     if not mf.converged:
         raise SCFNotConvergedError(
             f"SCF for {what} did not converge to {_SCF_CONV_TOL:g} Hartree in {_SCF_MAX_CYCLE} DIIS "
-            "cycles plus "
-            "a second-order (Newton) run; check the geometry or leave the molecule out")
+            "cycles plus a second-order (Newton) run; check the geometry or leave the molecule out")
     return mf
 
 
@@ -206,6 +211,8 @@ def run_scf(atoms: Atoms, *, method: str = "hf", basis: str = "sto-3g", need_iao
 
     if not isinstance(atoms, Atoms) or len(atoms) == 0:
         raise TypeError("atoms must be a non-empty ase.Atoms")
+    if atoms.pbc.any():
+        raise ValueError("periodic structures are not supported: pass a molecule with pbc=False")
     method = _normalise_method(method)
     numbers = atoms.get_atomic_numbers()
     check_elements(numbers, basis, need_iao=need_iao)

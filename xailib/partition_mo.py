@@ -40,8 +40,7 @@ def localise_occupied(mf, *, conv_tol: float = 1e-12, max_restarts: int = 4) -> 
     from pyscf import lo
 
     occ = mf.mo_coeff[:, mf.mo_occ > 0]
-    pm = lo.PM(mf.mol, occ, mf)
-    pm.pop_method = "iao"
+    pm = lo.PM(mf.mol, occ, pop_method="iao")
     pm.conv_tol = conv_tol
     pm.conv_tol_grad = 1e-7
     pm.verbose = 0
