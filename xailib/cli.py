@@ -22,7 +22,38 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_info]
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a SchNet/PaiNN model from a config file (configs/*.yaml)")
+    p.add_argument("--config", required=True, help="training config (.yaml or .json), e.g. configs/ethanol_schnet.yaml")
+    p.add_argument("--out", default=None, help="model folder (default: the config's out_dir or data/models/<name>)")
+    p.add_argument("--max-time-min", type=float, default=None, help="override the wall-clock budget (minutes)")
+    p.add_argument("--threads", type=int, default=None, help="override the number of torch threads")
+    p.add_argument("--accelerator", default=None, help="Lightning accelerator (cpu, gpu, auto); default from config")
+    p.add_argument("--devices", default=None, help="Lightning devices (e.g. 1, 4, auto); default from config")
+    p.add_argument("--strategy", default=None, help="Lightning strategy (auto, ddp, ...); default from config")
+
+    def run(args: argparse.Namespace) -> int:
+        import dataclasses
+        import json
+
+        from xailib.training import load_train_config, train
+
+        cfg = load_train_config(args.config)
+        devices = args.devices
+        if devices is not None and devices.isdigit():
+            devices = int(devices)
+        overrides = {"max_time_min": args.max_time_min, "num_threads": args.threads,
+                     "accelerator": args.accelerator, "devices": devices, "strategy": args.strategy}
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+        folder = train(cfg, out_dir=args.out)
+        print(f"model written to {folder}")
+        print((folder / "metrics.json").read_text())
+        return 0
+
+    p.set_defaults(func=run)
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_info, _add_train]
 
 
 def build_parser() -> argparse.ArgumentParser:

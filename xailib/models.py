@@ -237,15 +237,17 @@ def build_model(config: ModelConfig | Mapping[str, Any]) -> "torch.nn.Module":
     post: list[torch.nn.Module] = [trn.CastTo64()]
     if cfg.offset != "none":
         for t in cfg.targets:
-            post.append(
-                trn.AddOffsets(
-                    t,
-                    add_mean=cfg.offset == "mean",
-                    add_atomrefs=cfg.offset == "atomrefs",
-                    estimate_atomref=cfg.offset == "atomrefs",
-                    is_extensive=cfg.aggregation == "sum",
-                )
+            add = trn.AddOffsets(
+                t,
+                add_mean=cfg.offset == "mean",
+                add_atomrefs=cfg.offset == "atomrefs",
+                estimate_atomref=cfg.offset == "atomrefs",
+                is_extensive=cfg.aggregation == "sum",
             )
+            # float64 scalar, as schnetpack's data module computes it, so saving loses no precision
+            add.mean = torch.zeros((), dtype=torch.float64)
+            add.atomref = torch.zeros_like(add.atomref, dtype=torch.float64)
+            post.append(add)
     model = spk.model.NeuralNetworkPotential(
         representation=rep,
         input_modules=[ElementGuard(cfg.elements), spk.atomistic.PairwiseDistances()],
