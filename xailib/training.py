@@ -194,6 +194,47 @@ def _elements(path: Path, indices: np.ndarray) -> list[int]:
     return sorted(found)
 
 
+class _MemoryCache(torch.utils.data.Dataset):
+    """Keeps each transformed sample (neighbour list, offsets removed) after its first use.
+
+    The transforms are deterministic, so the cache changes nothing but the time per epoch, which
+    on small molecules is otherwise dominated by the neighbour list and database reads.
+    """
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+        self.cache: dict[int, dict[str, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, idx: int) -> dict[str, torch.Tensor]:
+        if idx not in self.cache:
+            self.cache[idx] = self.dataset[idx]
+        return dict(self.cache[idx])
+
+    def __getattr__(self, name: str):
+        if name in ("dataset", "cache"):
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+
+def _caching_datamodule(**kwargs):
+    """A schnetpack ``AtomsDataModule`` whose datasets are wrapped in :class:`_MemoryCache` after set-up."""
+    import schnetpack as spk
+
+    class CachingAtomsDataModule(spk.data.AtomsDataModule):
+        def setup(self, stage: str | None = None) -> None:
+            super().setup(stage)  # statistics for the offsets are computed here, on the raw data
+            if not isinstance(self._train_dataset, _MemoryCache):
+                self._train_dataset = _MemoryCache(self._train_dataset)
+                self._val_dataset = _MemoryCache(self._val_dataset)
+                self._test_dataset = _MemoryCache(self._test_dataset)
+                self._train_dataloader = self._val_dataloader = self._test_dataloader = None
+
+    return CachingAtomsDataModule(**kwargs)
+
+
 class _BestState:
     """Lightning callback keeping the weights of the epoch with the lowest validation loss."""
 
@@ -276,8 +317,8 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
                 )
             )
     transforms.append(trn.CastTo32())
-    dm = spk.data.AtomsDataModule(
-        str(db_path),
+    dm = _caching_datamodule(
+        datapath=str(db_path),
         batch_size=tc.batch_size,
         split_file=None,
         load_properties=props,
