@@ -35,3 +35,7 @@ clean-book:
 
 clean: clean-book
 	rm -rf $(VENV)
+
+# Retrain every shipped model under data/models/ from configs/ (CPU, one at a time; ~8 min each).
+models: $(STAMP)
+	PYTHON=$(abspath $(PY)) scripts/train_all.sh
