@@ -1,12 +1,22 @@
-"""Fixtures for the model and training tests: tiny GFN2-xTB-labelled ASEAtomsData sets built on the fly."""
-
-from __future__ import annotations
-
+import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
+
+# Keep tests from fighting over the two CI cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+# --- fixtures of the model and training tests: tiny GFN2-xTB-labelled ASEAtomsData sets ---
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
