@@ -50,6 +50,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         print((folder / "metrics.json").read_text())
         return 0
 
+    p.set_defaults(func=run)
+
 
 def _add_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="build or verify the GFN2-xTB datasets in data/")
