@@ -12,6 +12,7 @@ import torch
 
 from xailib import repo_root
 from xailib.cli import main
+from xailib.evaluation import DatasetPropertyError, errors_by_element, learning_curve
 from xailib.models import load_model
 from xailib.training import TrainConfigError, evaluate, load_train_config, read_split, train
 
@@ -54,6 +55,9 @@ def test_training_decreases_loss_and_writes_folder(trained):
     assert metrics["best_val_loss"] == pytest.approx(min(losses), rel=1e-5)
     assert metrics["epochs"] == 25 and metrics["n_train"] == 24 and metrics["n_test"] == 8
     assert json.loads((trained / "config.json").read_text())["elements"] == [1, 6, 8]  # read from the data
+    curve = learning_curve(trained)
+    np.testing.assert_allclose(curve["val_loss"], losses)
+    assert list(curve["epoch"]) == list(range(25)) and len(curve["lr"]) == 25
 
 
 def test_metrics_reproduced_from_saved_model(trained, ethanol_db):
@@ -83,6 +87,11 @@ def test_evaluate_matches_independent_reference(trained, ethanol_db):
             df.append(at.get_forces() - row.data["forces"])
     assert res["energy_mae_meV"] == pytest.approx(1000 * np.mean(np.abs(de)), rel=1e-4)
     assert res["forces_mae_meV_per_A"] == pytest.approx(1000 * np.mean(np.abs(np.concatenate(df))), rel=1e-4)
+    numbers = np.concatenate([connect(str(ethanol_db)).get(id=int(i) + 1).numbers for i in test_idx])
+    per_el = errors_by_element(evaluate(model, ethanol_db, test_idx, return_predictions=True)["predictions"])
+    fd = np.abs(np.concatenate(df))
+    for z, sym in [(1, "H"), (6, "C"), (8, "O")]:
+        assert per_el[sym] == pytest.approx(1000 * fd[numbers == z].mean(), rel=1e-4)
 
 
 def test_gap_model_with_mean_aggregation_and_atomref_energy(mixed_db, tmp_path):
@@ -115,7 +124,7 @@ def test_train_config_errors(tmp_path, ethanol_db):
         train(cfg, out_dir=tmp_path / "x")
     cfg = {"name": "x", "dataset": str(ethanol_db), "split_file": str(ethanol_db) + ".split.npz",
            "model": {"targets": ["homo"], "forces": False}}
-    with pytest.raises(TrainConfigError, match=r"has no properties \['homo'\]"):
+    with pytest.raises(DatasetPropertyError, match=r"has no properties \['homo'\]"):
         train(cfg, out_dir=tmp_path / "x")
 
 

@@ -24,12 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from xailib.models import ModelConfig, build_model, load_model, model_config, model_cutoff, save_model
+from xailib.evaluation import UNITS, evaluate, open_dataset, resolve_path
+from xailib.models import ModelConfig, build_model, load_model, save_model
 
 __all__ = ["TrainConfig", "TrainConfigError", "load_train_config", "train", "evaluate", "read_split"]
-
-#: units every model works in; the data module converts the database's units to these.
-UNITS = {"energy": "eV", "forces": "eV/Ang", "gap": "eV", "homo": "eV", "lumo": "eV"}
 
 
 class TrainConfigError(ValueError):
@@ -145,16 +143,9 @@ def load_train_config(path: str | Path) -> TrainConfig:
     return TrainConfig.from_dict(data)
 
 
-def _resolve(path: str | Path) -> Path:
-    from xailib import repo_root
-
-    p = Path(path)
-    return p if p.is_absolute() else Path(repo_root()) / p
-
-
 def read_split(path: str | Path) -> dict[str, np.ndarray]:
     """Read ``train_idx``, ``val_idx``, ``test_idx`` from a split ``.npz`` file."""
-    p = _resolve(path)
+    p = resolve_path(path)
     if not p.exists():
         raise TrainConfigError(f"split file {p} does not exist")
     with np.load(p) as s:
@@ -166,20 +157,6 @@ def read_split(path: str | Path) -> dict[str, np.ndarray]:
 
 def _properties(cfg: ModelConfig) -> list[str]:
     return list(cfg.targets) + (["forces"] if cfg.forces else [])
-
-
-def _open_dataset(path: Path, props: Sequence[str], transforms: list | None = None, units: bool = False):
-    """Open an ``ASEAtomsData`` database; with ``units``, convert to eV and Angstrom on reading."""
-    from schnetpack.data import ASEAtomsData
-
-    if not path.exists():
-        raise TrainConfigError(f"dataset {path} does not exist (see data/README.md for how to build it)")
-    kwargs = {"property_units": {p: UNITS[p] for p in props if p in UNITS}, "distance_unit": "Ang"} if units else {}
-    available = ASEAtomsData(str(path)).available_properties
-    absent = [p for p in props if p not in available]
-    if absent:
-        raise TrainConfigError(f"dataset {path} has no properties {absent}; it has {available}")
-    return ASEAtomsData(str(path), load_properties=list(props), transforms=transforms, **kwargs)
 
 
 def _elements(path: Path, indices: np.ndarray) -> list[int]:
@@ -284,8 +261,8 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
     if isinstance(config, (str, Path)):
         config = load_train_config(config)
     tc = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
-    folder = Path(out_dir) if out_dir is not None else _resolve(tc.out_dir or f"data/models/{tc.name}")
-    db_path = _resolve(tc.dataset)
+    folder = Path(out_dir) if out_dir is not None else resolve_path(tc.out_dir or f"data/models/{tc.name}")
+    db_path = resolve_path(tc.dataset)
     split = read_split(tc.split_file)
     set_seed(tc.seed)
     torch.set_num_threads(tc.num_threads)
@@ -301,7 +278,7 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
         model_dict["elements"] = _elements(db_path, train_idx)
     mcfg = ModelConfig.from_dict(model_dict)
     props = _properties(mcfg)
-    _open_dataset(db_path, props)  # fail early with a clear message
+    open_dataset(db_path, props)  # fail early with a clear message
     model = build_model(mcfg)
 
     transforms: list[torch.nn.Module] = [trn.MatScipyNeighborList(cutoff=mcfg.cutoff)]
@@ -410,80 +387,3 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
         shutil.copy(log, folder / "log.csv")
     shutil.rmtree(work, ignore_errors=True)
     return folder
-
-
-def evaluate(
-    model: torch.nn.Module,
-    dataset: str | Path,
-    indices: Sequence[int],
-    *,
-    batch_size: int = 64,
-    return_predictions: bool = False,
-) -> dict[str, Any]:
-    """Test-set errors of a model on frames of an ``ASEAtomsData`` database.
-
-    Energies in meV (``energy_mae_meV``, ``energy_rmse_meV``, ``energy_mae_meV_per_atom``), forces
-    in meV/Angstrom per component (``forces_mae_meV_per_A``, ``forces_rmse_meV_per_A``), other
-    targets in eV (``gap_mae_eV``, ...).
-
-    Parameters
-    ----------
-    return_predictions
-        Also return ``predictions``: per target, arrays ``pred`` and ``ref`` (and ``n_atoms``,
-        ``numbers``) for parity plots and per-element errors.
-    """
-    from schnetpack import properties as P
-    from schnetpack.data import AtomsLoader
-    from schnetpack.transform import CastTo32, CastTo64, MatScipyNeighborList
-
-    cfg = model_config(model)
-    if cfg is None:
-        outs = [o for o in model.model_outputs]
-        targets, with_forces = [o for o in outs if o != "forces"], "forces" in outs
-    else:
-        targets, with_forces = cfg.targets, cfg.forces
-    props = list(targets) + (["forces"] if with_forces else [])
-    dtype = next(model.parameters()).dtype
-    cast = CastTo64() if dtype == torch.float64 else CastTo32()
-    ds = _open_dataset(
-        _resolve(dataset), props, transforms=[MatScipyNeighborList(cutoff=model_cutoff(model)), cast], units=True
-    )
-    sub = ds.subset([int(i) for i in indices])
-    loader = AtomsLoader(sub, batch_size=batch_size, shuffle=False, num_workers=0)
-    pred: dict[str, list[np.ndarray]] = {p: [] for p in props}
-    ref: dict[str, list[np.ndarray]] = {p: [] for p in props}
-    n_atoms: list[np.ndarray] = []
-    numbers: list[np.ndarray] = []
-    model.eval()
-    for batch in loader:
-        for p in props:  # before the forward pass, which writes its outputs into the batch
-            ref[p].append(batch.pop(p).detach().cpu().double().numpy())
-        with torch.enable_grad():
-            out = model(batch)
-        for p in props:
-            pred[p].append(out[p].detach().cpu().double().numpy())
-        n_atoms.append(batch[P.n_atoms].cpu().numpy())
-        numbers.append(batch[P.Z].cpu().numpy())
-    res: dict[str, Any] = {"n_test": int(len(indices))}
-    na = np.concatenate(n_atoms)
-    for p in props:
-        yp, yr = np.concatenate(pred[p]), np.concatenate(ref[p])
-        err = (yp - yr).ravel()
-        if p == "energy":
-            res["energy_mae_meV"] = 1000 * float(np.mean(np.abs(err)))
-            res["energy_rmse_meV"] = 1000 * float(np.sqrt(np.mean(err**2)))
-            res["energy_mae_meV_per_atom"] = 1000 * float(np.mean(np.abs(err) / na))
-        elif p == "forces":
-            res["forces_mae_meV_per_A"] = 1000 * float(np.mean(np.abs(err)))
-            res["forces_rmse_meV_per_A"] = 1000 * float(np.sqrt(np.mean(err**2)))
-        else:
-            unit = str(UNITS.get(p, ds.units[p])).replace("/", "_per_")
-            res[f"{p}_mae_{unit}"] = float(np.mean(np.abs(err)))
-            res[f"{p}_rmse_{unit}"] = float(np.sqrt(np.mean(err**2)))
-    if return_predictions:
-        res["predictions"] = {
-            p: {"pred": np.concatenate(pred[p]), "ref": np.concatenate(ref[p])} for p in props
-        }
-        res["predictions"]["n_atoms"] = na
-        res["predictions"]["numbers"] = np.concatenate(numbers)
-    return res
