@@ -99,6 +99,15 @@ def test_forces_are_minus_energy_gradient(arch):
     np.testing.assert_allclose(forces, fd, atol=1e-7)
 
 
+def test_calculator_precision_leaves_model_unchanged():
+    model = tiny("schnet")
+    atoms = molecule("CH3OH")
+    atoms.calc = calculator(model, dtype=torch.float64)
+    e64 = atoms.get_potential_energy()
+    assert next(model.parameters()).dtype == torch.float32
+    assert e64 == pytest.approx(energy_forces(model, atoms)[0], abs=1e-4)
+
+
 def test_unseen_element_raises_clear_error():
     model = tiny("schnet")
     atoms = Atoms("CH3Br", positions=[[0, 0, 0], [0.6, 0.6, 0.6], [-0.6, -0.6, 0.6], [0.6, -0.6, -0.6], [-1.1, 1.1, -1.1]])

@@ -369,7 +369,8 @@ def calculator(model: torch.nn.Module, *, dtype: torch.dtype | None = None, devi
     model
         A schnetpack potential with ``energy`` and ``forces`` outputs.
     dtype
-        Precision of the computation; default: that of the model's parameters.
+        Precision of the computation; default: that of the model's parameters. A different precision
+        works on a copy of the model.
     """
     import schnetpack as spk
     from schnetpack.interfaces import SpkCalculator
@@ -381,6 +382,10 @@ def calculator(model: torch.nn.Module, *, dtype: torch.dtype | None = None, devi
         )
     if dtype is None:
         dtype = next(model.parameters()).dtype
+    elif dtype != next(model.parameters()).dtype:
+        import copy
+
+        model = copy.deepcopy(model)  # SpkCalculator casts in place; leave the caller's model as it is
     return SpkCalculator(
         model,
         neighbor_list=spk.transform.MatScipyNeighborList(cutoff=model_cutoff(model)),
