@@ -35,3 +35,15 @@ clean-book:
 
 clean: clean-book
 	rm -rf $(VENV)
+
+# Regenerate every dataset in data/ (GFN2-xTB labels; about an hour on 2 cores), then verify the manifest.
+data: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m xailib data build --workers 2
+	$(PY) -m xailib data verify
+
+data-verify: $(STAMP)
+	$(PY) -m xailib data verify
+
+# Retrain every shipped model under data/models/ from configs/ (CPU, one at a time; ~8 min each).
+models: $(STAMP)
+	PYTHON=$(abspath $(PY)) scripts/train_all.sh

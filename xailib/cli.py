@@ -22,7 +22,73 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_info]
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a SchNet/PaiNN model from a config file (configs/*.yaml)")
+    p.add_argument("--config", required=True, help="training config (.yaml or .json), e.g. configs/ethanol_schnet.yaml")
+    p.add_argument("--out", default=None, help="model folder (default: the config's out_dir or data/models/<name>)")
+    p.add_argument("--max-time-min", type=float, default=None, help="override the wall-clock budget (minutes)")
+    p.add_argument("--threads", type=int, default=None, help="override the number of torch threads")
+    p.add_argument("--accelerator", default=None, help="Lightning accelerator (cpu, gpu, auto); default from config")
+    p.add_argument("--devices", default=None, help="Lightning devices (e.g. 1, 4, auto); default from config")
+    p.add_argument("--strategy", default=None, help="Lightning strategy (auto, ddp, ...); default from config")
+
+    def run(args: argparse.Namespace) -> int:
+        import dataclasses
+        import json
+
+        from xailib.training import load_train_config, train
+
+        cfg = load_train_config(args.config)
+        devices = args.devices
+        if devices is not None and devices.isdigit():
+            devices = int(devices)
+        overrides = {"max_time_min": args.max_time_min, "num_threads": args.threads,
+                     "accelerator": args.accelerator, "devices": devices, "strategy": args.strategy}
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+        folder = train(cfg, out_dir=args.out)
+        print(f"model written to {folder}")
+        print((folder / "metrics.json").read_text())
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="build or verify the GFN2-xTB datasets in data/")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    b = dsub.add_parser("build", help="generate datasets (all by default), then the manifest and README table")
+    b.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                   help="dataset names: md17-ethanol md17-malonaldehyde md17-aspirin nci-small nci-large")
+    b.add_argument("--workers", type=int, default=1, help="processes for the NCI sets (results do not depend on it)")
+    b.add_argument("--data-dir", default=None, help="output folder (default: the repository's data/)")
+    v = dsub.add_parser("verify", help="check data/MANIFEST.sha256")
+    v.add_argument("--data-dir", default=None, help="data folder (default: the repository's data/)")
+
+    def run(args: argparse.Namespace) -> int:
+        import os
+
+        os.environ.setdefault("OMP_NUM_THREADS", "1")  # before tblite is loaded
+        if args.data_command == "build":
+            from xailib.datasets import build
+            from xailib.provenance import write_readme
+
+            build(args.only, args.data_dir, progress=True, workers=args.workers)
+            print(f"wrote {write_readme(args.data_dir)}")
+            return 0
+        from xailib.datasets import data_dir
+        from xailib.manifest import verify_manifest
+
+        status = verify_manifest(data_dir(args.data_dir))
+        for path, state in status.items():
+            print(f"{path}: {state}")
+        bad = [p for p, s in status.items() if s != "OK"]
+        print(f"{len(status) - len(bad)} of {len(status)} files verified" + (f"; {len(bad)} failed" if bad else ""))
+        return 1 if bad else 0
+
+    p.set_defaults(func=run)
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_info, _add_data, _add_train]
 
 
 def build_parser() -> argparse.ArgumentParser:
