@@ -3,8 +3,11 @@
 A potential with ``T`` interaction blocks is seen as ``h0 = embed(Z)``, ``h_t = F_t(h_{t-1})``,
 ``y = head(h_T)`` (DESIGN section 3). Pair quantities (distances, radial basis, cutoff, filters, PaiNN
 directions) are computed once by the ordinary forward and enter every step as constants: they carry
-no relevance. The steps call schnetpack's own interaction modules, so they compute exactly what the
-model computes.
+no relevance. The steps use the model's own layers (``in2f``, ``f2out``, context networks,
+``mu_channel_mix``) and restate schnetpack's forward around them: the message sum
+``scatter_add(x[idx_j] * W_ij, idx_i)`` becomes a product with a dense filter tensor, and each step
+also gives its Jacobian in factored form (:mod:`xailib.lrp.linear`). Tests check that the steps
+reproduce the model's output.
 
 - ``SchNet``: ``F_t(h) = h + interaction_t(h)``.
 - ``PaiNN``: ``F_t(q) = mixing_t(interaction_t(q, mu_{t-1}), mu'_t)``; relevance flows through the
@@ -29,7 +32,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from xailib.lrp.linear import LinearStep, message, row_jacobians
+
 Step = Callable[[torch.Tensor], torch.Tensor]
+Linearizer = Callable[[torch.Tensor], LinearStep]
 SUPPORTED = ("SchNet", "PaiNN")
 
 
@@ -52,7 +58,9 @@ class ModelSteps:
     hs
         Forward points ``[h0, h1, ..., hT]`` of the (rule-modified) model.
     steps
-        ``F_t`` for ``t = 1..T``; each maps an ``(N, d)`` tensor to an ``(N, d)`` tensor.
+        ``F_t`` for ``t = 1..T``; each maps an ``(..., N, d)`` tensor to an ``(..., N, d)`` tensor.
+    linear
+        The Jacobian of each ``F_t`` at ``h_{t-1}`` in factored form (batched JVPs and VJPs).
     head
         Maps ``h_T`` to the scalar output.
     adjacency
@@ -64,6 +72,7 @@ class ModelSteps:
     h0: torch.Tensor
     hs: list[torch.Tensor]
     steps: list[Step]
+    linear: list[LinearStep]
     head: Step
     adjacency: np.ndarray
     extra: dict = field(default_factory=dict)
@@ -176,54 +185,88 @@ def _embed(rep: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
     return x.detach()
 
 
-def _schnet_steps(rep: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[list[Step], dict]:
+def dense_filters(w_ij: torch.Tensor, idx_i: torch.Tensor, idx_j: torch.Tensor, n: int) -> torch.Tensor:
+    """Edge filters as a dense ``(F, N, N)`` tensor, ``C[f, i, j] = sum of W_e[f] over edges j -> i``.
+
+    schnetpack's message sum ``scatter_add(x[idx_j] * W, idx_i)`` equals :func:`message` with it; the
+    dense form runs as one batched matrix product for a whole batch of tangents.
+    """
+    dense = torch.zeros((n, n, w_ij.shape[-1]), dtype=w_ij.dtype)
+    dense.index_put_((idx_i, idx_j), w_ij, accumulate=True)
+    return dense.permute(2, 0, 1).contiguous()
+
+
+def _schnet_steps(rep: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[list[Step], list[Linearizer]]:
+    """``F_t(h) = h + f2out(message(C_t, in2f(h)))``, i.e. ``h + SchNetInteraction_t(h)``."""
     from schnetpack import properties
 
     idx_i, idx_j = inputs[properties.idx_i], inputs[properties.idx_j]
+    n = inputs[properties.Z].shape[0]
     d_ij = torch.norm(inputs[properties.Rij], dim=1)
-    f_ij, rcut_ij = rep.radial_basis(d_ij).detach(), rep.cutoff_fn(d_ij).detach()
+    f_ij, rcut_ij = rep.radial_basis(d_ij), rep.cutoff_fn(d_ij)
+    steps, linearizers = [], []
+    for inter in rep.interactions:
+        with torch.no_grad():
+            c = dense_filters(inter.filter_network(f_ij) * rcut_ij[:, None], idx_i, idx_j, n)
 
-    def make(interaction: nn.Module) -> Step:
-        return lambda h: h + interaction(h, f_ij, idx_i, idx_j, rcut_ij)
+        def step(h: torch.Tensor, inter=inter, c=c) -> torch.Tensor:
+            return h + inter.f2out(message(c, inter.in2f(h)))
 
-    return [make(m) for m in rep.interactions], {}
+        def linearize(h: torch.Tensor, inter=inter, c=c) -> LinearStep:
+            m = message(c, inter.in2f(h))
+            return LinearStep(c, row_jacobians(inter.in2f, h), post=row_jacobians(inter.f2out, m))
+
+        steps.append(step)
+        linearizers.append(linearize)
+    return steps, linearizers
 
 
-def _painn_steps(rep: nn.Module, inputs: dict[str, torch.Tensor], h0: torch.Tensor) -> tuple[list[Step], dict]:
+def _painn_steps(rep: nn.Module, inputs: dict[str, torch.Tensor],
+                 h0: torch.Tensor) -> tuple[list[Step], list[Linearizer]]:
+    """Scalar channel of ``PaiNNMixing_t(PaiNNInteraction_t(q, mu_{t-1}), mu'_t)`` with ``mu`` constant."""
     from schnetpack import properties
 
     idx_i, idx_j = inputs[properties.idx_i], inputs[properties.idx_j]
     r_ij = inputs[properties.Rij]
-    n = h0.shape[0]
+    n, width = h0.shape
     d_ij = torch.norm(r_ij, dim=1, keepdim=True)
-    dir_ij = (r_ij / d_ij).detach()
-    filters = (rep.filter_net(rep.radial_basis(d_ij)) * rep.cutoff_fn(d_ij)[..., None]).detach()
+    dir_ij = r_ij / d_ij
+    filters = rep.filter_net(rep.radial_basis(d_ij)) * rep.cutoff_fn(d_ij)[..., None]
     if rep.share_filters:
         filter_list = [filters] * rep.n_interactions
     else:
         filter_list = list(torch.split(filters, 3 * rep.n_atom_basis, dim=-1))
-    # the vector channel from one forward pass, then held constant in every step
+    # the vector channel from one forward pass of schnetpack's own modules, then held constant
     q = h0.unsqueeze(1)
-    mu = torch.zeros((n, 3, q.shape[2]), dtype=q.dtype)
-    mus = []
-    with torch.no_grad():
-        for t, (inter, mix) in enumerate(zip(rep.interactions, rep.mixing)):
+    mu = torch.zeros((n, 3, width), dtype=q.dtype)
+    steps, linearizers = [], []
+    for t, (inter, mix) in enumerate(zip(rep.interactions, rep.mixing)):
+        with torch.no_grad():
             q, mu_mid = inter(q, mu, filter_list[t], dir_ij, idx_i, idx_j, n)
-            mus.append((mu.detach(), mu_mid.detach()))
             q, mu = mix(q, mu_mid)
+            c = dense_filters(filter_list[t][:, 0, :width], idx_i, idx_j, n)  # the dq part of the filter
+            mu_v, mu_w = torch.split(mix.mu_channel_mix(mu_mid), width, dim=-1)
+            mu_vn = torch.sqrt(torch.sum(mu_v**2, dim=-2) + mix.epsilon)  # (N, d), as in PaiNNMixing
+            vw = torch.sum(mu_v * mu_w, dim=-2)
 
-    def make(t: int, inter: nn.Module, mix: nn.Module) -> Step:
-        mu_in, mu_mid = mus[t]
+        def context(h: torch.Tensor, inter=inter) -> torch.Tensor:  # PaiNNInteraction, dq part
+            return inter.interatomic_context_net(h)[..., :width]
 
-        def step(h: torch.Tensor) -> torch.Tensor:
-            q1, _ = inter(h.unsqueeze(1), mu_in, filter_list[t], dir_ij, idx_i, idx_j, n)
-            q2, _ = mix(q1, mu_mid)
-            return q2.squeeze(1)
+        def mixing(q1: torch.Tensor, vn: torch.Tensor, vw: torch.Tensor, mix=mix) -> torch.Tensor:
+            x = mix.intraatomic_context_net(torch.cat([q1, vn.expand_as(q1)], dim=-1))
+            dq_intra, _, dqmu_intra = torch.split(x, width, dim=-1)
+            return q1 + dq_intra + dqmu_intra * vw  # PaiNNMixing, scalar channel
 
-        return step
+        def step(h: torch.Tensor, context=context, mixing=mixing, c=c, vn=mu_vn, vw=vw) -> torch.Tensor:
+            return mixing(h + message(c, context(h)), vn, vw)
 
-    steps = [make(t, i, m) for t, (i, m) in enumerate(zip(rep.interactions, rep.mixing))]
-    return steps, {"mu": mu.detach()}
+        def linearize(h: torch.Tensor, context=context, mixing=mixing, c=c, vn=mu_vn, vw=vw) -> LinearStep:
+            q1 = h + message(c, context(h))
+            return LinearStep(c, row_jacobians(context, h), mix=row_jacobians(mixing, q1, vn, vw))
+
+        steps.append(step)
+        linearizers.append(linearize)
+    return steps, linearizers
 
 
 def build_steps(model64: nn.Module, atoms, target: str | None = None,
@@ -240,9 +283,9 @@ def build_steps(model64: nn.Module, atoms, target: str | None = None,
     with torch.no_grad():
         h0 = _embed(rep, inputs)
     if arch == "SchNet":
-        steps, extra = _schnet_steps(rep, inputs)
+        steps, linearizers = _schnet_steps(rep, inputs)
     else:
-        steps, extra = _painn_steps(rep, inputs, h0)
+        steps, linearizers = _painn_steps(rep, inputs, h0)
     n = h0.shape[0]
     outnet, avg = head_module.outnet, head_module.aggregation_mode == "avg"
 
@@ -254,8 +297,10 @@ def build_steps(model64: nn.Module, atoms, target: str | None = None,
     with torch.no_grad():
         for step in steps:
             hs.append(step(hs[-1]))
-    extra["inputs"] = inputs
-    return ModelSteps(arch, head_module.output_key, h0, hs, steps, head, _adjacency(inputs, n), extra)
+    with torch.no_grad():
+        linear = [lin(h) for lin, h in zip(linearizers, hs[:-1])]
+    return ModelSteps(arch, head_module.output_key, h0, hs, steps, linear, head, _adjacency(inputs, n),
+                      {"inputs": inputs})
 
 
 def model_output(model64: nn.Module, inputs: dict[str, torch.Tensor], target: str) -> float:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from xailib.lrp.adapters import ModelSteps
-from xailib.lrp.walks import head_gradient, input_gradient, prepared
+from xailib.lrp.walks import CHUNK_BYTES, head_gradient, input_gradient, prepared
 
 Subset = tuple[int, ...]
 
@@ -114,20 +114,14 @@ def subgraph_relevances(st: ModelSteps, subsets: list[Subset]) -> np.ndarray:
         masks[b, list(s)] = 1.0
     g = head_gradient(st)
     out = np.empty(len(subsets))
-    size = max(1, (256 * 2**20) // (8 * n * d))
+    size = max(1, CHUNK_BYTES // (8 * n * d))
     for start in range(0, len(subsets), size):
         m = masks[start:start + size, :, None]
         u = st.h0 * m
-        for step, h in zip(st.steps, st.hs[:-1]):
-            u = _push(step, h, u) * m
+        for lin in st.linear:
+            u = lin.push(u) * m
         out[start:start + size] = (u * g).sum(dim=(1, 2)).numpy()
     return out
-
-
-def _push(step, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    from torch.func import jvp, vmap
-
-    return vmap(lambda t: jvp(step, (h,), (t,))[1], chunk_size=max(1, (64 * 2**20) // (8 * h.numel())))(u)
 
 
 def moebius(rsub: dict[Subset, float], subsets: list[Subset], adjacency: np.ndarray) -> dict[Subset, float]:

@@ -22,8 +22,9 @@ interaction and mixing networks and the output head. Edge networks (``filter_net
 they compute pair quantities that carry no relevance (they act as edge weights), so a rule there would
 only change the filter values, never the relevance flow. Pass ``layers=`` to choose explicitly.
 
-The rule is applied through forward hooks; leaving the ``with`` block removes them, so the model is
-exactly the model it was (parameters untouched, outputs bit-identical).
+The rule is applied by giving each selected layer an instance ``forward`` (the class method stays
+untouched); leaving the ``with`` block deletes it, so the model is exactly the model it was
+(parameters untouched, outputs bit-identical).
 """
 
 from __future__ import annotations
@@ -122,14 +123,17 @@ def gamma_output(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
     return n * ratio.detach()
 
 
-def _hook(rule: str, gamma: float):
-    def hook(layer: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
-        x = inputs[0]
-        if rule == "gi":
-            return gi_output(F.linear(x, layer.weight, layer.bias), output)
-        return gamma_output(x, layer.weight, layer.bias, output, gamma)
+def _modified_forward(layer: nn.Module, rule: str, gamma: float):
+    """The replacement forward of one Dense layer: the linear map is computed once."""
 
-    return hook
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        z = F.linear(x, layer.weight, layer.bias)
+        y = layer.activation(z)
+        if rule == "gi":
+            return gi_output(z, y)
+        return gamma_output(x, layer.weight, layer.bias, y, gamma)
+
+    return forward
 
 
 @contextlib.contextmanager
@@ -167,13 +171,16 @@ def applied(model: nn.Module, rule: str, *, gamma: float = 0.1,
     for layer in chosen:
         if not has_activation(layer):
             raise TypeError(f"rules modify schnetpack Dense layers with an activation, got {layer!r}")
-    handles = []
+    patched = []
     _ACTIVE.add(model)
     try:
         for layer in chosen:
-            handles.append(layer.register_forward_hook(_hook(rule, float(gamma))))
+            if "forward" in layer.__dict__:
+                raise RuleAlreadyAppliedError(f"layer {layer!r} already has a replaced forward")
+            layer.forward = _modified_forward(layer, rule, float(gamma))  # instance attribute
+            patched.append(layer)
         yield model
     finally:
-        for handle in handles:
-            handle.remove()
+        for layer in patched:
+            del layer.__dict__["forward"]  # the class forward is back
         _ACTIVE.discard(model)

@@ -4,7 +4,7 @@ A walk ``(w0, ..., wT)`` runs along the model's cutoff graph, staying put allowe
 gradient x input at the embedding of ``w0`` when, after the embedding and after each step ``t``, the
 gradient may flow only through atom ``w_t`` (DESIGN section 3). :func:`walks_bruteforce` computes
 exactly that, one masked forward and backward pass per walk (the reference). Masking only selects
-blocks of the step Jacobians, ``R[w0..wT] = h0[w0] . J_1[w0->w1] ... J_T[w_{T-1}->wT] . g[wT]``, so
+blocks of the step Jacobians (:mod:`xailib.lrp.linear`), ``R[w0..wT] = h0[w0] . J_1[w0->w1] ... J_T[w_{T-1}->wT] . g[wT]``, so
 :func:`walk_relevances` gets all ``N^(T+1)`` walks at once: it pushes ``h0`` forward through the first
 steps with batched Jacobian-vector products (one tangent per walk prefix), pulls ``g = dy/dh_T`` back
 through the last steps with batched vector-Jacobian products (one cotangent per walk suffix), and
@@ -23,16 +23,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
-from torch.func import jvp, vjp, vmap
+from torch.func import vjp
 
 from xailib.lrp import rules
 from xailib.lrp.adapters import (ModelSteps, atomwise_head, build_steps, float64_copy, model_inputs,
                                  model_output)
+from xailib.lrp.linear import LinearStep
 
 #: Largest walk tensor (number of entries) that :func:`walk_relevances` builds.
 MAX_WALKS = 200_000_000
 #: Bytes of tangents processed per batched JVP/VJP call.
-CHUNK_BYTES = 64 * 2**20
+CHUNK_BYTES = 32 * 2**20
 
 
 class TooManyWalksError(ValueError):
@@ -110,31 +111,28 @@ def _chunk(n_atoms: int, width: int) -> int:
     return max(1, CHUNK_BYTES // (8 * n_atoms * width))
 
 
-def push_rows(step, h: torch.Tensor, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+def _batched_rows(fn, h: torch.Tensor, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Apply a batched linear map ``fn`` to one-row tangents; all-zero vectors are skipped (exact 0)."""
+    n, d = h.shape
+    out = torch.zeros((vectors.shape[0], n, d), dtype=h.dtype)
+    live = torch.nonzero(vectors.ne(0).any(dim=1)).flatten()
+    size = _chunk(n, d)
+    for s in range(0, live.numel(), size):
+        idx = live[s:s + size]
+        u = torch.zeros((idx.numel(), n, d), dtype=h.dtype)
+        u[torch.arange(idx.numel()), rows[idx]] = vectors[idx]
+        out[idx] = fn(u)
+    return out
+
+
+def push_rows(lin: LinearStep, h: torch.Tensor, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Batched JVPs: tangent ``m`` is zero except row ``rows[m] = vectors[m]``; returns ``(M, N, d)``."""
-    n, d = h.shape
-    f = vmap(lambda u: jvp(step, (h,), (u,))[1])
-    out, size = [], _chunk(n, d)
-    for s in range(0, vectors.shape[0], size):
-        v = vectors[s:s + size]
-        u = torch.zeros((v.shape[0], n, d), dtype=h.dtype)
-        u[torch.arange(v.shape[0]), rows[s:s + size]] = v
-        out.append(f(u))
-    return torch.cat(out)
+    return _batched_rows(lin.push, h, vectors, rows)
 
 
-def pull_rows(step, h: torch.Tensor, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+def pull_rows(lin: LinearStep, h: torch.Tensor, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Batched VJPs: cotangent ``m`` is zero except row ``rows[m] = vectors[m]``; returns ``(M, N, d)``."""
-    n, d = h.shape
-    _, fn = vjp(step, h)
-    f = vmap(lambda v: fn(v)[0])
-    out, size = [], _chunk(n, d)
-    for s in range(0, vectors.shape[0], size):
-        v = vectors[s:s + size]
-        u = torch.zeros((v.shape[0], n, d), dtype=h.dtype)
-        u[torch.arange(v.shape[0]), rows[s:s + size]] = v
-        out.append(f(u))
-    return torch.cat(out)
+    return _batched_rows(lin.pull, h, vectors, rows)
 
 
 def head_gradient(st: ModelSteps) -> torch.Tensor:
@@ -157,12 +155,12 @@ def all_walks(st: ModelSteps) -> torch.Tensor:
     prefix = st.h0  # row p: vector at the last atom of prefix p (w0..wk), wk least significant
     for t in range(1, meet + 1):
         last = torch.arange(prefix.shape[0]) % n
-        prefix = push_rows(st.steps[t - 1], st.hs[t - 1], prefix, last).reshape(-1, d)
+        prefix = push_rows(st.linear[t - 1], st.h0, prefix, last).reshape(-1, d)
     suffix = head_gradient(st)  # row s: vector at the first atom of suffix s (wk..wT), wk most significant
     for t in range(t_max, meet, -1):
         m = suffix.shape[0]
         first = torch.arange(m) // (m // n)
-        suffix = pull_rows(st.steps[t - 1], st.hs[t - 1], suffix, first).transpose(0, 1).reshape(-1, d)
+        suffix = pull_rows(st.linear[t - 1], st.h0, suffix, first).transpose(0, 1).reshape(-1, d)
     R = torch.einsum("amd,mbd->amb", prefix.reshape(-1, n, d), suffix.reshape(n, -1, d))
     return R.reshape((n,) * (t_max + 1))
 
