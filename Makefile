@@ -35,3 +35,7 @@ clean-book:
 
 clean: clean-book
 	rm -rf $(VENV)
+
+# Relevance engine speed: fast exact walks and n-body terms vs the brute-force reference (2 threads).
+bench-relevance: $(STAMP)
+	OMP_NUM_THREADS=2 $(PY) benchmarks/bench_relevance.py --threads 2
