@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from xailib.lrp.adapters import ModelSteps
 from xailib.lrp.walks import CHUNK_BYTES, head_gradient, input_gradient, prepared
@@ -115,7 +116,7 @@ def subgraph_relevances(st: ModelSteps, subsets: list[Subset]) -> np.ndarray:
     g = head_gradient(st)
     out = np.empty(len(subsets))
     size = max(1, CHUNK_BYTES // (8 * n * d))
-    for start in range(0, len(subsets), size):
+    for start in tqdm(range(0, len(subsets), size), desc="subgraph passes", disable=len(subsets) <= size):
         m = masks[start:start + size, :, None]
         u = st.h0 * m
         for lin in st.linear:

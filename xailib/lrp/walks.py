@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 from torch.func import vjp
 
 from xailib.lrp import rules
@@ -235,7 +236,8 @@ def walks_bruteforce(model: nn.Module, atoms, walks, *, rule: str = "gi", gamma:
                              f"{t_max} interactions, got shape {walks.shape} and dtype {walks.dtype}")
         if walks.size and (walks.min() < 0 or walks.max() >= n):
             raise IndexError(f"walk atom indices must lie in 0..{n - 1} for {n} atoms")
-        return np.array([bruteforce_walk(st, [int(a) for a in w]) for w in walks], dtype=np.float64)
+        rows = tqdm(walks, desc="brute-force walks", disable=len(walks) < 2000)
+        return np.array([bruteforce_walk(st, [int(a) for a in w]) for w in rows], dtype=np.float64)
 
 
 def atom_relevances(model: nn.Module, atoms, *, rule: str = "gi", gamma: float = 0.1,
