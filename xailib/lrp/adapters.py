@@ -262,7 +262,7 @@ def _painn_steps(rep: nn.Module, inputs: dict[str, torch.Tensor],
 
         def linearize(h: torch.Tensor, context=context, mixing=mixing, c=c, vn=mu_vn, vw=vw) -> LinearStep:
             q1 = h + message(c, context(h))
-            return LinearStep(c, row_jacobians(context, h), mix=row_jacobians(mixing, q1, vn, vw))
+            return LinearStep(c, row_jacobians(context, h), mix=row_jacobians(lambda q: mixing(q, vn, vw), q1))
 
         steps.append(step)
         linearizers.append(linearize)

@@ -4,8 +4,8 @@ At a forward point every interaction step of SchNet and PaiNN has the Jacobian
 ``J u = Mix (u + Post message(C, Pre u))``: ``Pre``, ``Post`` and ``Mix`` are per-atom (block
 diagonal) Jacobians of the atom-wise networks, ``C`` the dense edge filters, ``message`` the sum over
 neighbours (SchNet: ``Mix = I``; PaiNN: ``Post = I``). The per-atom blocks are computed by automatic
-differentiation of the model's own (rule-modified) layers, one atom row at a time
-(``vmap(jacrev(...))``), so the rules stay defined in one place (:mod:`xailib.lrp.rules`). Applying
+differentiation of the model's own (rule-modified) layers (forward mode, all atoms at once), so the
+rules stay defined in one place (:mod:`xailib.lrp.rules`). Applying
 the factors to a batch of ``B`` tangents is then a few batched matrix products. The brute-force
 reference differentiates the steps directly, so the tests compare two independent routes.
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from torch.func import jacrev, vmap
+from torch.func import jvp
 
 
 def message(c: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -26,9 +26,16 @@ def message(c: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.bmm(c, flat).permute(2, 1, 0).reshape(shape)
 
 
-def row_jacobians(fn: Callable[..., torch.Tensor], x: torch.Tensor, *per_row: torch.Tensor) -> torch.Tensor:
-    """Jacobians ``(N, out, in)`` of a row-wise map ``fn(x_row, *consts_row)`` at every row of ``x``."""
-    return vmap(jacrev(fn))(x, *per_row).detach()
+def row_jacobians(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Jacobians ``(N, out, in)`` of a row-wise map ``fn`` (rows independent) at every row of ``x``.
+
+    ``fn`` must accept leading batch dimensions. One forward-mode pass with ``in`` tangents, tangent
+    ``k`` being the unit vector ``e_k`` in every row, gives column ``k`` of all row Jacobians at once.
+    """
+    n, k = x.shape
+    tangents = torch.eye(k, dtype=x.dtype)[:, None, :].expand(k, n, k).contiguous()
+    _, out = jvp(fn, (x.expand(k, n, k).contiguous(),), (tangents,))
+    return out.permute(1, 2, 0).contiguous().detach()
 
 
 def rows_apply(a: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
