@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from xailib.lrp.linear import LinearStep, message, row_jacobians
+from xailib.lrp.linear import LinearStep, linear_or_row_jacobians, message, row_jacobians
 
 Step = Callable[[torch.Tensor], torch.Tensor]
 Linearizer = Callable[[torch.Tensor], LinearStep]
@@ -214,7 +214,7 @@ def _schnet_steps(rep: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[list
 
         def linearize(h: torch.Tensor, inter=inter, c=c) -> LinearStep:
             m = message(c, inter.in2f(h))
-            return LinearStep(c, row_jacobians(inter.in2f, h), post=row_jacobians(inter.f2out, m))
+            return LinearStep(c, linear_or_row_jacobians(inter.in2f, h), post=row_jacobians(inter.f2out, m))
 
         steps.append(step)
         linearizers.append(linearize)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from torch.func import jvp
+from torch.func import jvp, vmap
 
 
 def message(c: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -29,13 +29,23 @@ def message(c: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def row_jacobians(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """Jacobians ``(N, out, in)`` of a row-wise map ``fn`` (rows independent) at every row of ``x``.
 
-    ``fn`` must accept leading batch dimensions. One forward-mode pass with ``in`` tangents, tangent
-    ``k`` being the unit vector ``e_k`` in every row, gives column ``k`` of all row Jacobians at once.
+    Forward mode with ``in`` tangents, tangent ``k`` being the unit vector ``e_k`` in every row: its
+    JVP is column ``k`` of all row Jacobians at once (the tangents are batched with ``vmap``).
     """
     n, k = x.shape
-    tangents = torch.eye(k, dtype=x.dtype)[:, None, :].expand(k, n, k).contiguous()
-    _, out = jvp(fn, (x.expand(k, n, k).contiguous(),), (tangents,))
+    tangents = torch.eye(k, dtype=x.dtype)[:, None, :].expand(k, n, k)
+    out = vmap(lambda t: jvp(fn, (x,), (t,))[1])(tangents)  # (in, N, out)
     return out.permute(1, 2, 0).contiguous().detach()
+
+
+def linear_or_row_jacobians(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """:func:`row_jacobians` of ``module``; a plain linear layer (no activation, so no rule) is just its
+    weight matrix for every row."""
+    from torch import nn
+
+    if isinstance(module, nn.Linear) and isinstance(getattr(module, "activation", nn.Identity()), nn.Identity):
+        return module.weight.detach().expand(x.shape[0], *module.weight.shape)
+    return row_jacobians(module, x)
 
 
 def rows_apply(a: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
