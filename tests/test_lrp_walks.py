@@ -134,3 +134,18 @@ def test_target_selects_the_head():
     a, b = lrp.walk_relevances(model, atoms), lrp.walk_relevances(model, atoms, target="y0")
     assert a.target == "energy" and b.target == "y0"
     assert b.R.sum() == pytest.approx(b.total) and not np.allclose(a.R, b.R)
+
+
+@pytest.mark.parametrize("arch", ["schnet", "painn"])
+def test_one_row_products_equal_full_products(arch):
+    """LinearStep.push_rows/pull_rows (one-row shortcut) against push/pull on dense tangents."""
+    st = adapters.build_steps(adapters.float64_copy(potential(arch, 2)), mol("CH3CH2OH"))
+    n, d = st.h0.shape
+    gen = torch.Generator().manual_seed(0)
+    vectors = torch.randn(12, d, generator=gen, dtype=torch.float64)
+    rows = torch.randint(0, n, (12,), generator=gen)
+    dense = torch.zeros(12, n, d, dtype=torch.float64)
+    dense[torch.arange(12), rows] = vectors
+    for lin in st.linear:
+        torch.testing.assert_close(lin.push_rows(vectors, rows), lin.push(dense), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(lin.pull_rows(vectors, rows), lin.pull(dense), rtol=1e-12, atol=1e-12)

@@ -78,3 +78,26 @@ class LinearStep:
         w = v if self.mix is None else rows_apply_t(self.mix, v)
         m = w if self.post is None else rows_apply_t(self.post, w)
         return w + rows_apply_t(self.pre, message(self.c.transpose(1, 2), m))
+
+    def push_rows(self, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """``J u`` for one-row tangents (``u`` zero except row ``rows[b] = vectors[b]``): ``(B, N, d)``.
+
+        Same result as :meth:`push`, cheaper: ``Pre u`` and the message only involve the one row.
+        """
+        b = torch.arange(vectors.shape[0])
+        pre_u = torch.bmm(self.pre[rows], vectors[:, :, None])[:, :, 0]  # (B, F) at the row
+        m = self.c.permute(2, 1, 0)[rows] * pre_u[:, None, :]  # (B, N, F): c[f, i, row] pre_u[f]
+        out = m if self.post is None else rows_apply(self.post, m)
+        out[b, rows] += vectors
+        return out if self.mix is None else rows_apply(self.mix, out)
+
+    def pull_rows(self, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """``J^T v`` for one-row cotangents (``v`` zero except row ``rows[b] = vectors[b]``)."""
+        b = torch.arange(vectors.shape[0])
+        w = vectors if self.mix is None else torch.bmm(vectors[:, None, :], self.mix[rows])[:, 0]
+        m = w if self.post is None else torch.bmm(w[:, None, :], self.post[rows])[:, 0]  # (B, F)
+        msg = self.c.permute(1, 2, 0)[rows] * m[:, None, :]  # (B, N, F): c[f, row, j] m[f]
+        out = rows_apply_t(self.pre, msg)
+        out[b, rows] += w
+        return out
+

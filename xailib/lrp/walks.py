@@ -113,27 +113,25 @@ def _chunk(n_atoms: int, width: int) -> int:
 
 
 def _batched_rows(fn, h: torch.Tensor, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """Apply a batched linear map ``fn`` to one-row tangents; all-zero vectors are skipped (exact 0)."""
+    """Apply ``fn(vectors, rows)`` for one-row tangents in chunks; all-zero vectors are skipped (exact 0)."""
     n, d = h.shape
     out = torch.zeros((vectors.shape[0], n, d), dtype=h.dtype)
     live = torch.nonzero(vectors.ne(0).any(dim=1)).flatten()
     size = _chunk(n, d)
     for s in range(0, live.numel(), size):
         idx = live[s:s + size]
-        u = torch.zeros((idx.numel(), n, d), dtype=h.dtype)
-        u[torch.arange(idx.numel()), rows[idx]] = vectors[idx]
-        out[idx] = fn(u)
+        out[idx] = fn(vectors[idx], rows[idx])
     return out
 
 
 def push_rows(lin: LinearStep, h: torch.Tensor, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Batched JVPs: tangent ``m`` is zero except row ``rows[m] = vectors[m]``; returns ``(M, N, d)``."""
-    return _batched_rows(lin.push, h, vectors, rows)
+    return _batched_rows(lin.push_rows, h, vectors, rows)
 
 
 def pull_rows(lin: LinearStep, h: torch.Tensor, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Batched VJPs: cotangent ``m`` is zero except row ``rows[m] = vectors[m]``; returns ``(M, N, d)``."""
-    return _batched_rows(lin.pull, h, vectors, rows)
+    return _batched_rows(lin.pull_rows, h, vectors, rows)
 
 
 def head_gradient(st: ModelSteps) -> torch.Tensor:
