@@ -112,26 +112,26 @@ def _chunk(n_atoms: int, width: int) -> int:
     return max(1, CHUNK_BYTES // (8 * n_atoms * width))
 
 
-def _batched_rows(fn, h: torch.Tensor, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+def _batched_rows(fn, n_atoms: int, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Apply ``fn(vectors, rows)`` for one-row tangents in chunks; all-zero vectors are skipped (exact 0)."""
-    n, d = h.shape
-    out = torch.zeros((vectors.shape[0], n, d), dtype=h.dtype)
+    width = vectors.shape[1]
+    out = torch.zeros((vectors.shape[0], n_atoms, width), dtype=vectors.dtype)
     live = torch.nonzero(vectors.ne(0).any(dim=1)).flatten()
-    size = _chunk(n, d)
+    size = _chunk(n_atoms, width)
     for s in range(0, live.numel(), size):
         idx = live[s:s + size]
         out[idx] = fn(vectors[idx], rows[idx])
     return out
 
 
-def push_rows(lin: LinearStep, h: torch.Tensor, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+def push_rows(lin: LinearStep, n_atoms: int, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Batched JVPs: tangent ``m`` is zero except row ``rows[m] = vectors[m]``; returns ``(M, N, d)``."""
-    return _batched_rows(lin.push_rows, h, vectors, rows)
+    return _batched_rows(lin.push_rows, n_atoms, vectors, rows)
 
 
-def pull_rows(lin: LinearStep, h: torch.Tensor, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+def pull_rows(lin: LinearStep, n_atoms: int, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Batched VJPs: cotangent ``m`` is zero except row ``rows[m] = vectors[m]``; returns ``(M, N, d)``."""
-    return _batched_rows(lin.pull_rows, h, vectors, rows)
+    return _batched_rows(lin.pull_rows, n_atoms, vectors, rows)
 
 
 def head_gradient(st: ModelSteps) -> torch.Tensor:
@@ -154,12 +154,12 @@ def all_walks(st: ModelSteps) -> torch.Tensor:
     prefix = st.h0  # row p: vector at the last atom of prefix p (w0..wk), wk least significant
     for t in range(1, meet + 1):
         last = torch.arange(prefix.shape[0]) % n
-        prefix = push_rows(st.linear[t - 1], st.h0, prefix, last).reshape(-1, d)
+        prefix = push_rows(st.linear[t - 1], n, prefix, last).reshape(-1, d)
     suffix = head_gradient(st)  # row s: vector at the first atom of suffix s (wk..wT), wk most significant
     for t in range(t_max, meet, -1):
         m = suffix.shape[0]
         first = torch.arange(m) // (m // n)
-        suffix = pull_rows(st.linear[t - 1], st.h0, suffix, first).transpose(0, 1).reshape(-1, d)
+        suffix = pull_rows(st.linear[t - 1], n, suffix, first).transpose(0, 1).reshape(-1, d)
     R = torch.einsum("amd,mbd->amb", prefix.reshape(-1, n, d), suffix.reshape(n, -1, d))
     return R.reshape((n,) * (t_max + 1))
 
