@@ -149,3 +149,18 @@ def test_one_row_products_equal_full_products(arch):
     for lin in st.linear:
         torch.testing.assert_close(lin.push_rows(vectors, rows), lin.push(dense), rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(lin.pull_rows(vectors, rows), lin.pull(dense), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("arch", ["schnet", "painn"])
+def test_periodic_crystal_and_isolated_atoms(arch):
+    """Periodic images (several edges per atom pair) and atoms without neighbours."""
+    from ase import Atoms
+    from ase.build import bulk
+
+    model = potential(arch, 2)
+    for atoms in (bulk("C", "diamond", a=3.57), Atoms("OH", positions=[[0, 0, 0], [0, 0, 9.0]])):
+        res = lrp.walk_relevances(model, atoms, rule="gamma")
+        walks = all_walks(len(atoms), 2)
+        ref = lrp.walks_bruteforce(model, atoms, walks, rule="gamma")
+        np.testing.assert_allclose(res.R[tuple(walks.T)], ref, atol=1e-10 * max(1.0, np.abs(ref).max()))
+        assert res.R.sum() == pytest.approx(res.total, rel=1e-12, abs=1e-14)

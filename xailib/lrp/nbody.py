@@ -154,7 +154,7 @@ def nbody_relevances(model: nn.Module, atoms, *, max_order: int = 3, rule: str =
         raise ValueError(f"max_order must be a positive integer, got {max_order!r}")
     with prepared(model, atoms, rule=rule, gamma=gamma, target=target) as (st, output):
         subsets = connected_subsets(st.adjacency, max_order)
-        rsub = dict(zip(subsets, subgraph_relevances(st, subsets)))
+        rsub = dict(zip(subsets, subgraph_relevances(st, subsets).tolist()))
         total = float((st.h0 * input_gradient(st)).sum())
     terms = moebius(rsub, subsets, st.adjacency)
     remainder = total - float(sum(terms.values()))
