@@ -13,7 +13,9 @@ reproduce the model's output.
 - ``PaiNN``: ``F_t(q) = mixing_t(interaction_t(q, mu_{t-1}), mu'_t)``; relevance flows through the
   scalar channel ``q`` only. The vector channel ``mu`` (``mu_{t-1}`` entering the interaction and
   ``mu'_t`` entering the mixing) is computed by one forward pass of the same (rule-modified) model
-  and then held constant (detached) in every step.
+  and then held constant (detached) in every step. The constant vector features that enter the mixing
+  network (``|mu_V|``) act like biases there, so for PaiNN the walks add up to gradient x input but,
+  unlike SchNet, not to the output even when all biases are zero.
 - head: a schnetpack ``Atomwise`` output module with ``n_out = 1`` and ``sum`` or ``avg``
   aggregation. The explained output is the head's output *before* schnetpack post-processing
   (``AddOffsets`` atomrefs and mean, scaling, casts are not part of the explanation).
