@@ -32,7 +32,7 @@ from xailib.lrp.adapters import (ModelSteps, atomwise_head, build_steps, float64
 from xailib.lrp.linear import LinearStep
 
 #: Largest walk tensor (number of entries) that :func:`walk_relevances` builds.
-MAX_WALKS = 200_000_000
+MAX_WALKS = 50_000_000
 #: Bytes of tangents processed per batched JVP/VJP call.
 CHUNK_BYTES = 32 * 2**20
 
