@@ -164,3 +164,16 @@ def test_periodic_crystal_and_isolated_atoms(arch):
         ref = lrp.walks_bruteforce(model, atoms, walks, rule="gamma")
         np.testing.assert_allclose(res.R[tuple(walks.T)], ref, atol=1e-10 * max(1.0, np.abs(ref).max()))
         assert res.R.sum() == pytest.approx(res.total, rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("arch", ["schnet", "painn"])
+def test_rule_output_is_schnetpacks_own_forward_under_the_rule(arch):
+    """The steps under gamma reproduce the model's own forward pass with the rule applied."""
+    model, atoms = potential(arch, 3), mol("CH3CH2OH")
+    res = lrp.walk_relevances(model, atoms, rule="gamma", gamma=0.3)
+    m64 = adapters.float64_copy(model)
+    inputs = adapters.model_inputs(m64, atoms)
+    with rules.applied(m64, "gamma", gamma=0.3):
+        expected = adapters.model_output(m64, inputs, "energy")
+    assert res.rule_output == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    assert res.rule_output != pytest.approx(res.output, rel=1e-6)  # the gamma forward differs here
