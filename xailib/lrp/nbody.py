@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from xailib.lrp.adapters import ModelSteps
 from xailib.lrp.walks import CHUNK_BYTES, head_gradient, input_gradient, prepared
