@@ -6,7 +6,9 @@ for all walks (N^4 = 194,481 walks), 6 interactions x 128 features for exact 1-,
 The brute force (one masked forward + backward pass per walk, the published reference) is timed on a
 seeded random sample of walks and scaled to all walks. Prints times and ratios; asserts nothing.
 
-Run:  OMP_NUM_THREADS=2 PYTHONPATH=. python benchmarks/bench_relevance.py [--threads 2] [--sample 300]
+Run:  OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE PYTHONPATH=. python benchmarks/bench_relevance.py [--threads 2]
+On a machine shared with other busy processes, OpenMP's default spin-waiting makes every small
+multi-threaded operation stall (we measured 40x slower calls); ``OMP_WAIT_POLICY=PASSIVE`` avoids it.
 """
 
 from __future__ import annotations
