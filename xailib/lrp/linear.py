@@ -67,6 +67,10 @@ class LinearStep:
     post: torch.Tensor | None = None  # (N, d, F) or identity
     mix: torch.Tensor | None = None  # (N, d, d) or identity
 
+    def __post_init__(self) -> None:
+        self._from = self.c.permute(2, 1, 0).contiguous()  # (N_j, N_i, F): filters out of atom j
+        self._into = self.c.permute(1, 2, 0).contiguous()  # (N_i, N_j, F): filters into atom i
+
     def push(self, u: torch.Tensor) -> torch.Tensor:
         """``J u`` for tangents ``u`` of shape ``(B, N, d)``."""
         m = message(self.c, rows_apply(self.pre, u))
@@ -86,7 +90,7 @@ class LinearStep:
         """
         b = torch.arange(vectors.shape[0])
         pre_u = torch.bmm(self.pre[rows], vectors[:, :, None])[:, :, 0]  # (B, F) at the row
-        m = self.c.permute(2, 1, 0)[rows] * pre_u[:, None, :]  # (B, N, F): c[f, i, row] pre_u[f]
+        m = self._from[rows] * pre_u[:, None, :]  # (B, N, F): c[f, i, row] pre_u[f]
         out = m if self.post is None else rows_apply(self.post, m)
         out[b, rows] += vectors
         return out if self.mix is None else rows_apply(self.mix, out)
@@ -96,7 +100,7 @@ class LinearStep:
         b = torch.arange(vectors.shape[0])
         w = vectors if self.mix is None else torch.bmm(vectors[:, None, :], self.mix[rows])[:, 0]
         m = w if self.post is None else torch.bmm(w[:, None, :], self.post[rows])[:, 0]  # (B, F)
-        msg = self.c.permute(1, 2, 0)[rows] * m[:, None, :]  # (B, N, F): c[f, row, j] m[f]
+        msg = self._into[rows] * m[:, None, :]  # (B, N, F): c[f, row, j] m[f]
         out = rows_apply_t(self.pre, msg)
         out[b, rows] += w
         return out
