@@ -53,6 +53,35 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _add_explain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explain", help="relevant walks and exact n-body relevances of one structure")
+    p.add_argument("--model", required=True, help="model folder or file (see xailib.models.load_model)")
+    p.add_argument("--structure", required=True, help="structure file readable by ase.io.read (last frame)")
+    p.add_argument("--rule", default="gi", choices=["gi", "gamma"], help="LRP rule (default gi)")
+    p.add_argument("--gamma", type=float, default=0.1, help="gamma of the gamma rule (default 0.1)")
+    p.add_argument("--target", default=None, help="output key (default: the model's first Atomwise output)")
+    p.add_argument("--max-order", type=int, default=3, help="highest exact n-body order (default 3)")
+    p.add_argument("--top", type=int, default=10, help="how many walks and pairs to print")
+    p.add_argument("--out", default=None, help="save arrays to F.npz or F.json")
+    p.add_argument("--trust", action="store_true", help="allow unpickling a full model file (trusted sources only)")
+
+    def run(args: argparse.Namespace) -> int:
+        import ase.io
+
+        from xailib.lrp.explain import explain, load_any_model
+
+        model = load_any_model(args.model, trust=args.trust)
+        atoms = ase.io.read(args.structure)
+        result = explain(model, atoms, rule=args.rule, gamma=args.gamma, target=args.target,
+                         max_order=args.max_order)
+        print(result.summary(args.top))
+        if args.out:
+            print(f"saved {result.save(args.out)}")
+        return 0
+
+    p.set_defaults(func=run)
+
+
 def _add_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="build or verify the GFN2-xTB datasets in data/")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -88,7 +117,7 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_info, _add_data, _add_train]
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_info, _add_data, _add_train, _add_explain]
 
 
 def build_parser() -> argparse.ArgumentParser:
