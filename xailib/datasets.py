@@ -49,10 +49,12 @@ class DatasetError(RuntimeError):
 
 
 def data_dir(path: str | os.PathLike | None = None) -> Path:
-    """The data folder (default: the repository's ``data/``)."""
+    """The data folder: ``path``, else ``$XAILIB_DATA_DIR``, else the repository's ``data/``."""
     from xailib import repo_root
 
-    return Path(path) if path is not None else Path(repo_root()) / "data"
+    if path is None:
+        path = os.environ.get("XAILIB_DATA_DIR") or Path(repo_root()) / "data"
+    return Path(path)
 
 
 def derived_seed(*keys: object) -> int:
