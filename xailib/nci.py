@@ -30,10 +30,10 @@ from xailib.sampling import MDSettings, langevin, relax
 #: Heavy-atom ranges and sample sizes (``None``: every molecule that passes the filter).
 NCI_SETS = {
     "nci-small": {"min_heavy": 1, "max_heavy": 9, "sample": None},
-    "nci-large": {"min_heavy": 10, "max_heavy": 20, "sample": 420},
+    "nci-large": {"min_heavy": 10, "max_heavy": 20, "sample": 410},
 }
 #: Short MD per molecule; the temperature is drawn per molecule from ``NCI_TEMPERATURE_RANGE``.
-NCI_MD = MDSettings(temperature_K=400.0, timestep_fs=0.5, friction_per_fs=0.02, n_warmup=100, stride=10,
+NCI_MD = MDSettings(temperature_K=400.0, timestep_fs=1.0, friction_per_fs=0.02, n_warmup=50, stride=5,
                     n_frames=10, init_factor=2.0)
 NCI_TEMPERATURE_RANGE = (300.0, 500.0)
 

@@ -40,11 +40,11 @@ How the structures were made (details and every setting in each database's metad
   valence electrons (restricted orbitals).
 - **Structures**: RDKit ETKDGv3 (seeded; NCI sets then MMFF94), GFN2-xTB BFGS relaxation (ASE) to a
   largest force of 0.01 eV/Ang.
-- **MD**: ASE `Langevin` with `FixCom`, time step 0.5 fs, initial velocities Maxwell-Boltzmann at twice
-  the target temperature. MD17-style sets: 500 K, friction 0.01/fs, 1 ps warm-up (not stored), then a
-  frame every 10 steps (5 fs) for 5000 frames (25 ps). NCI sets: per molecule a target temperature drawn
-  uniformly in 300-500 K, friction 0.02/fs, 50 fs warm-up, then 10 frames 5 fs apart; the relaxed
-  structure is frame 0 (11 frames per molecule).
+- **MD**: ASE `Langevin` with `FixCom`, initial velocities Maxwell-Boltzmann at twice the target
+  temperature. MD17-style sets: 500 K, time step 0.5 fs, friction 0.01/fs, 1 ps warm-up (not stored),
+  then a frame every 10 steps (5 fs) for 5000 frames (25 ps). NCI sets: per molecule a target
+  temperature drawn uniformly in 300-500 K, time step 1 fs, friction 0.02/fs, 50 fs warm-up, then 10
+  frames 5 fs apart; the relaxed structure is frame 0 (11 frames per molecule).
 - **Bond-graph check**: covalent-radius bonds from RDKit `rdDetermineBonds.DetermineConnectivity`
   (covFactor 1.3, no Hueckel) compared with the SMILES graph (explicit H, same atom order). An NCI
   molecule is rejected if its relaxed structure or any kept MD frame differs. The MD17-style sets keep
