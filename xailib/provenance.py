@@ -94,14 +94,17 @@ def table(directory: str | os.PathLike | None = None) -> str:
         if "n_rejected" in md:
             details.append(f"- `{name}`: {md['n_passing_filter']} molecules passed the filter "
                            f"(rejected by the filter: {md['filter_rejections']}); {md['n_rejected']} rejected "
-                           f"during embedding, relaxation or MD (see `{name}.rejected.tsv`); CPU time "
-                           f"{md['cpu_seconds'] / 60:.1f} min on {md['workers']} worker(s).")
+                           f"during embedding, relaxation or MD (see `{name}.rejected.tsv`); per-molecule wall times "
+                           f"summed: {md['cpu_seconds'] / 60:.1f} min, with {md['workers']} processes "
+                           "on a shared, loaded 2-core machine.")
         elif "frames_with_changed_bond_graph" in md:
             details.append(f"- `{name}`: {md['frames_with_changed_bond_graph']} of {md['n_frames']} frames have a "
                            "bond graph that differs from the SMILES (covalent radii, factor 1.3).")
     level = "GFN2-xTB through tblite"
     lines = [BEGIN, "", f"Level of theory for every label: {level} (see the database metadata for the exact "
-             "settings). Units: eV, Angstrom, e.", "", *rows, "", *details, "", END]
+             "settings). Units: eV, Angstrom, e.", "", *rows, "",
+             "Build time: wall-clock time of the build on a shared two-core machine that other jobs loaded "
+             "(the MD17-style sets one process each, one after the other).", "", *details, "", END]
     return "\n".join(lines)
 
 
