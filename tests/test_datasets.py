@@ -122,15 +122,17 @@ def test_every_nci_structure_has_the_bond_graph_of_its_smiles(name):
     from rdkit import Chem
 
     smiles = load(name).metadata["smiles"]
-    refs = {}
+    refs, checked = {}, 0
     with connect(str(data_dir() / f"{name}.db")) as conn:
         for row in conn.select():
+            checked += 1
             if row.mol_id not in refs:
                 mol = Chem.AddHs(Chem.MolFromSmiles(smiles[row.mol_id]))
                 refs[row.mol_id] = ([a.GetAtomicNum() for a in mol.GetAtoms()], smiles_adjacency(mol))
             numbers, adj = refs[row.mol_id]
             assert row.numbers.tolist() == numbers, row.mol_id
             assert np.array_equal(geometry_adjacency(row.numbers, row.positions), adj), row.mol_id
+    assert checked == load(name).metadata["n_frames"] and len(refs) == len(smiles)
 
 
 def test_nci_molecules_obey_the_filter():
