@@ -122,15 +122,17 @@ def test_every_nci_structure_has_the_bond_graph_of_its_smiles(name):
     from rdkit import Chem
 
     smiles = load(name).metadata["smiles"]
-    refs = {}
+    refs, checked = {}, 0
     with connect(str(data_dir() / f"{name}.db")) as conn:
         for row in conn.select():
+            checked += 1
             if row.mol_id not in refs:
                 mol = Chem.AddHs(Chem.MolFromSmiles(smiles[row.mol_id]))
                 refs[row.mol_id] = ([a.GetAtomicNum() for a in mol.GetAtoms()], smiles_adjacency(mol))
             numbers, adj = refs[row.mol_id]
             assert row.numbers.tolist() == numbers, row.mol_id
             assert np.array_equal(geometry_adjacency(row.numbers, row.positions), adj), row.mol_id
+    assert checked == load(name).metadata["n_frames"] and len(refs) == len(smiles)
 
 
 def test_nci_molecules_obey_the_filter():
@@ -237,3 +239,16 @@ def test_schnetpack_datamodule_reads_the_split(tmp_path, monkeypatch):
     assert len(dm.train_dataset) == len(load_split("md17-ethanol")["train_idx"])
     batch = next(iter(dm.train_dataloader()))
     assert batch["energy"].shape == (8,)
+
+
+def test_cli_verify_and_label_arrays(capsys):
+    from xailib.cli import main
+    from xailib.datastats import heavy_atom_counts, label_arrays
+
+    assert main(["data", "verify"]) == 0
+    assert "files verified" in capsys.readouterr().out
+    arr = label_arrays("md17-ethanol", ("energy", "forces"))
+    ds = load("md17-ethanol")
+    assert arr["energy"].shape == (len(ds),) and arr["forces"].shape == (9 * len(ds), 3)
+    assert arr["energy"][7] == pytest.approx(float(ds[7]["energy"][0]), abs=1e-9)
+    assert heavy_atom_counts("nci-small").max() <= 9
