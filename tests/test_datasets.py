@@ -237,3 +237,16 @@ def test_schnetpack_datamodule_reads_the_split(tmp_path, monkeypatch):
     assert len(dm.train_dataset) == len(load_split("md17-ethanol")["train_idx"])
     batch = next(iter(dm.train_dataloader()))
     assert batch["energy"].shape == (8,)
+
+
+def test_cli_verify_and_label_arrays(capsys):
+    from xailib.cli import main
+    from xailib.datastats import heavy_atom_counts, label_arrays
+
+    assert main(["data", "verify"]) == 0
+    assert "files verified" in capsys.readouterr().out
+    arr = label_arrays("md17-ethanol", ("energy", "forces"))
+    ds = load("md17-ethanol")
+    assert arr["energy"].shape == (len(ds),) and arr["forces"].shape == (9 * len(ds), 3)
+    assert arr["energy"][7] == pytest.approx(float(ds[7]["energy"][0]), abs=1e-9)
+    assert heavy_atom_counts("nci-small").max() <= 9

@@ -61,6 +61,8 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
                    help="dataset names: md17-ethanol md17-malonaldehyde md17-aspirin nci-small nci-large")
     b.add_argument("--workers", type=int, default=1, help="processes for the NCI sets (results do not depend on it)")
     b.add_argument("--data-dir", default=None, help="output folder (default: the repository's data/)")
+    b.add_argument("--cache", default=None, metavar="DIR",
+                   help="per-molecule cache for the NCI sets: resumable, shareable by several processes")
     v = dsub.add_parser("verify", help="check data/MANIFEST.sha256")
     v.add_argument("--data-dir", default=None, help="data folder (default: the repository's data/)")
 
@@ -69,11 +71,10 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
 
         os.environ.setdefault("OMP_NUM_THREADS", "1")  # before tblite is loaded
         if args.data_command == "build":
-            from xailib.datasets import build
-            from xailib.provenance import write_readme
+            from xailib.datasets import build, data_dir
 
-            build(args.only, args.data_dir, progress=True, workers=args.workers)
-            print(f"wrote {write_readme(args.data_dir)}")
+            build(args.only, args.data_dir, progress=True, workers=args.workers, cache_dir=args.cache)
+            print(f"wrote datasets, MANIFEST.sha256 and README.md in {data_dir(args.data_dir)}")
             return 0
         from xailib.datasets import data_dir
         from xailib.manifest import verify_manifest

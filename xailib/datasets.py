@@ -49,10 +49,12 @@ class DatasetError(RuntimeError):
 
 
 def data_dir(path: str | os.PathLike | None = None) -> Path:
-    """The data folder (default: the repository's ``data/``)."""
+    """The data folder: ``path``, else ``$XAILIB_DATA_DIR``, else the repository's ``data/``."""
     from xailib import repo_root
 
-    return Path(path) if path is not None else Path(repo_root()) / "data"
+    if path is None:
+        path = os.environ.get("XAILIB_DATA_DIR") or Path(repo_root()) / "data"
+    return Path(path)
 
 
 def derived_seed(*keys: object) -> int:
@@ -237,14 +239,16 @@ def _bar(items, progress: bool, desc: str):
 
 
 def _md17_builder(molecule: str):
-    return lambda directory=None, progress=True, workers=1: build_md17(molecule, directory, progress=progress)
+    return lambda directory=None, progress=True, workers=1, cache_dir=None: build_md17(molecule, directory,
+                                                                                       progress=progress)
 
 
 def _nci_builder(name: str):
-    def run(directory=None, progress=True, workers=1):
+    def run(directory=None, progress=True, workers=1, cache_dir=None):
         from xailib.nci import build_nci
 
-        return build_nci(name, directory, progress=progress, workers=workers)
+        cache = None if cache_dir is None else Path(cache_dir) / name
+        return build_nci(name, directory, progress=progress, workers=workers, cache_dir=cache)
 
     return run
 
@@ -255,14 +259,20 @@ DATASETS.update({"nci-small": _nci_builder("nci-small"), "nci-large": _nci_build
 
 
 def build(names: Sequence[str] | None = None, directory: str | os.PathLike | None = None,
-          progress: bool = True, workers: int = 1) -> dict[str, dict]:
-    """Build the named datasets (default all), then rewrite ``MANIFEST.sha256`` and the README table."""
+          progress: bool = True, workers: int = 1, cache_dir: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Build the named datasets (default all), then rewrite ``MANIFEST.sha256`` and the README table.
+
+    ``cache_dir`` keeps per-molecule results of the NCI sets (resumable builds, see :func:`xailib.nci.compute`).
+    """
     from xailib.manifest import write_manifest
 
     names = list(names) if names else list(DATASETS)
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         raise DatasetError(f"unknown dataset(s) {unknown}; known: {list(DATASETS)}")
-    out = {n: DATASETS[n](directory, progress, workers) for n in names}
+    out = {n: DATASETS[n](directory, progress, workers, cache_dir) for n in names}
     write_manifest(data_dir(directory))
+    from xailib.provenance import write_readme
+
+    write_readme(directory)
     return out

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import time
 from dataclasses import asdict, replace
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 
@@ -27,10 +30,10 @@ from xailib.sampling import MDSettings, langevin, relax
 #: Heavy-atom ranges and sample sizes (``None``: every molecule that passes the filter).
 NCI_SETS = {
     "nci-small": {"min_heavy": 1, "max_heavy": 9, "sample": None},
-    "nci-large": {"min_heavy": 10, "max_heavy": 20, "sample": 420},
+    "nci-large": {"min_heavy": 10, "max_heavy": 20, "sample": 410},
 }
 #: Short MD per molecule; the temperature is drawn per molecule from ``NCI_TEMPERATURE_RANGE``.
-NCI_MD = MDSettings(temperature_K=400.0, timestep_fs=0.5, friction_per_fs=0.02, n_warmup=100, stride=10,
+NCI_MD = MDSettings(temperature_K=400.0, timestep_fs=1.0, friction_per_fs=0.02, n_warmup=50, stride=5,
                     n_frames=10, init_factor=2.0)
 NCI_TEMPERATURE_RANGE = (300.0, 500.0)
 
@@ -91,35 +94,84 @@ def _init_worker() -> None:
     warnings.filterwarnings("ignore")
 
 
-def compute(mols: list[SourceMolecule], workers: int = 1, progress: bool = True, desc: str = "") -> list[dict]:
-    """:func:`process_molecule` for every molecule, in input order (``workers`` processes)."""
+def _cache_file(cache_dir: str | None, mol: SourceMolecule, suffix: str = ".pkl") -> Path | None:
+    return None if cache_dir is None else Path(cache_dir) / f"{mol.mol_id}{suffix}"
+
+
+def _process_cached(mol: SourceMolecule, cache_dir: str | None = None) -> dict | None:
+    """:func:`process_molecule` with an optional on-disk cache shared by processes.
+
+    A molecule is claimed with an exclusively created ``.claim`` file, so several processes can work on
+    one set; returns ``None`` when another process holds the claim. Results are deterministic, so a
+    cached result equals a fresh one.
+    """
+    path = _cache_file(cache_dir, mol)
+    if path is None:
+        return process_molecule(mol)
+    if path.exists():
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    claim = _cache_file(cache_dir, mol, ".claim")
+    try:
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return None
+    result = process_molecule(mol)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        pickle.dump(result, fh)
+    os.replace(tmp, path)
+    claim.unlink(missing_ok=True)
+    return result
+
+
+def compute(mols: list[SourceMolecule], workers: int = 1, progress: bool = True, desc: str = "",
+            cache_dir: str | os.PathLike | None = None, wait_s: float = 5.0) -> list[dict]:
+    """:func:`process_molecule` for every molecule, in input order (``workers`` processes).
+
+    With ``cache_dir`` results are cached per molecule (resumable; several processes may share the
+    folder). Molecules claimed by another process are awaited; remove stale ``*.claim`` files of
+    processes that died.
+    """
     from tqdm.auto import tqdm
 
+    cache = None if cache_dir is None else str(cache_dir)
+    if cache is not None:
+        Path(cache).mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(mols), desc=desc, unit="mol", disable=not progress)
-    results = []
+    results: list[dict | None] = []
     if workers <= 1:
         for m in mols:
-            results.append(process_molecule(m))
+            results.append(_process_cached(m, cache))
             bar.update(1)
     else:
         with mp.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
-            for r in pool.imap(process_molecule, mols, chunksize=1):
+            for r in pool.imap(partial(_process_cached, cache_dir=cache), mols, chunksize=1):
                 results.append(r)
                 bar.update(1)
     bar.close()
+    for k, m in enumerate(mols):
+        while results[k] is None:  # claimed by another process: wait for its result
+            path = _cache_file(cache, m)
+            if path.exists():
+                with open(path, "rb") as fh:
+                    results[k] = pickle.load(fh)
+            else:
+                time.sleep(wait_s)
     return results
 
 
 def build_nci(name: str, directory: str | os.PathLike | None = None, progress: bool = True, workers: int = 1,
-              limit: int | None = None) -> dict:
-    """Build ``nci-small`` or ``nci-large`` (``limit``: only the first molecules, for tests)."""
+              limit: int | None = None, cache_dir: str | os.PathLike | None = None) -> dict:
+    """Build ``nci-small`` or ``nci-large`` (``limit``: only the first molecules, for tests;
+    ``cache_dir``: resumable per-molecule cache, see :func:`compute`)."""
     out_dir = data_dir(directory)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     mols, info = candidates(name)
     if limit is not None:
         mols = mols[:limit]
-    results = compute(mols, workers=workers, progress=progress, desc=name)
+    results = compute(mols, workers=workers, progress=progress, desc=name, cache_dir=cache_dir)
     ok = [r for r in results if r["reason"] is None]
     rejected = [[r["mol_id"], r["smiles"], r["reason"]] for r in results if r["reason"] is not None]
     if not ok:

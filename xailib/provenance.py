@@ -32,6 +32,26 @@ Load with `xailib.datasets.load(NAME)` (or `schnetpack.data.ASEAtomsData("data/N
 or `python -m xailib data build [--only NAME] [--workers 2]`; the per-molecule seeds make the result
 independent of the number of workers. Checksums cover the files as written (the ASE database stores
 creation times), so a regenerated database has the same content but a new checksum.
+
+How the structures were made (details and every setting in each database's metadata):
+
+- **Level of theory**: GFN2-xTB through `tblite` (accuracy 1.0, electronic temperature 300 K, gas phase,
+  neutral closed shell), called once per stored frame; HOMO/LUMO are orbitals n/2 and n/2+1 of the n
+  valence electrons (restricted orbitals).
+- **Structures**: RDKit ETKDGv3 (seeded; NCI sets then MMFF94), GFN2-xTB BFGS relaxation (ASE) to a
+  largest force of 0.01 eV/Ang.
+- **MD**: ASE `Langevin` with `FixCom`, initial velocities Maxwell-Boltzmann at twice the target
+  temperature. MD17-style sets: 500 K, time step 0.5 fs, friction 0.01/fs, 1 ps warm-up (not stored),
+  then a frame every 10 steps (5 fs) for 5000 frames (25 ps). NCI sets: per molecule a target
+  temperature drawn uniformly in 300-500 K, time step 1 fs, friction 0.02/fs, 50 fs warm-up, then 10
+  frames 5 fs apart; the relaxed structure is frame 0 (11 frames per molecule).
+- **Bond-graph check**: covalent-radius bonds from RDKit `rdDetermineBonds.DetermineConnectivity`
+  (covFactor 1.3, no Hueckel) compared with the SMILES graph (explicit H, same atom order). An NCI
+  molecule is rejected if its relaxed structure or any kept MD frame differs. The MD17-style sets keep
+  every frame and count the frames that differ (malonaldehyde transfers its proton between the oxygens
+  at 500 K; frames with the proton in flight or on the other oxygen count as changed).
+- **Splits**: NCI sets by molecule (80/10/10 % of molecules, seeded; no molecule on two sides);
+  MD17-style sets random over frames (80/10/10 %, the MD17 convention).
 """
 
 
@@ -74,14 +94,17 @@ def table(directory: str | os.PathLike | None = None) -> str:
         if "n_rejected" in md:
             details.append(f"- `{name}`: {md['n_passing_filter']} molecules passed the filter "
                            f"(rejected by the filter: {md['filter_rejections']}); {md['n_rejected']} rejected "
-                           f"during embedding, relaxation or MD (see `{name}.rejected.tsv`); CPU time "
-                           f"{md['cpu_seconds'] / 60:.1f} min on {md['workers']} worker(s).")
+                           f"during embedding, relaxation or MD (see `{name}.rejected.tsv`); per-molecule wall times "
+                           f"summed: {md['cpu_seconds'] / 60:.1f} min, with {md['workers']} processes "
+                           "on a shared, loaded 2-core machine.")
         elif "frames_with_changed_bond_graph" in md:
             details.append(f"- `{name}`: {md['frames_with_changed_bond_graph']} of {md['n_frames']} frames have a "
                            "bond graph that differs from the SMILES (covalent radii, factor 1.3).")
     level = "GFN2-xTB through tblite"
     lines = [BEGIN, "", f"Level of theory for every label: {level} (see the database metadata for the exact "
-             "settings). Units: eV, Angstrom, e.", "", *rows, "", *details, "", END]
+             "settings). Units: eV, Angstrom, e.", "", *rows, "",
+             "Build time: wall-clock time of the build on a shared two-core machine that other jobs loaded "
+             "(the MD17-style sets one process each, one after the other).", "", *details, "", END]
     return "\n".join(lines)
 
 
