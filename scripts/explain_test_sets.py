@@ -53,18 +53,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rule", default="gi", choices=["gi", "gamma"])
     parser.add_argument("--gamma", type=float, default=0.1)
     parser.add_argument("--force", action="store_true", help="recompute existing results")
+    parser.add_argument("--models-dir", type=Path, default=None,
+                        help="where the model folders are (default data/models); results always go to data/relevance")
     args = parser.parse_args(argv)
 
     import torch
 
     import xailib
     from xailib.analysis import explain_dataset, save_results
+    from xailib.manifest import sha256
     from xailib.models import load_model
 
     torch.set_num_threads(1)
     xailib.set_seed(0)
     data = ROOT / "data"
-    names = args.models or sorted(p.name for p in (data / "models").glob(f"{DATASET}-*") if (p / "model.pt").exists())
+    models_dir = args.models_dir or data / "models"
+    names = args.models or sorted(p.name for p in models_dir.glob(f"{DATASET}-*") if (p / "model.pt").exists())
     structures = test_structures()
     written = []
     for name in names:
@@ -72,12 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         if out.exists() and not args.force:
             print(f"{name}: {out.relative_to(ROOT)} exists, skipped (--force to recompute)", flush=True)
             continue
-        model = load_model(data / "models" / name)
+        model = load_model(models_dir / name)
         start = time.perf_counter()
         results = explain_dataset(model, structures, rule=args.rule, gamma=args.gamma, progress=False)
         wall = time.perf_counter() - start
-        results.meta.update(model=name, dataset=DATASET, split="test_idx", wall_s=round(wall, 1),
-                            torch_threads=torch.get_num_threads())
+        results.meta.update(model=name, model_sha256=sha256(models_dir / name / "model.pt"), dataset=DATASET,
+                            split="test_idx", wall_s=round(wall, 1), torch_threads=torch.get_num_threads())
         save_results(results, out)
         written.append(out)
         print(f"{name}: {len(results)} structures, rule {args.rule}, {wall:.0f} s "

@@ -45,6 +45,10 @@ def test_decay_plot_draws_the_fitted_power_law():
     x, y = ax.lines[-1].get_data()
     np.testing.assert_allclose(y, 3.0 * x**-2.0)
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
-    pair_heatmap(STRENGTH, ax)
-    shares_bars({"a": {"1-body": 0.5, "2-body": 0.5}, "b": {"1-body": 0.2, "2-body": 0.8}}, ax)
+    plt.close(fig)
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    pair_heatmap(STRENGTH, ax1)
+    assert len(ax1.texts) == 5  # H-C twice, C-C once, C-O twice
+    shares_bars({"a": {"1-body": 0.5, "2-body": 0.5}, "b": {"1-body": 0.2, "2-body": 0.8}}, ax2)
+    assert [round(p.get_height(), 2) for p in ax2.patches] == [0.5, 0.5, 0.2, 0.8]
     plt.close(fig)
