@@ -16,8 +16,8 @@ sys.path.insert(0, str(ROOT))
 HEADER = """# Shipped models
 
 Trained by `scripts/train_all.sh` (one `configs/<name>.yaml` each, `python -m xailib train --config ...`)
-on the GFN2-xTB datasets in `data/` with their fixed splits, on a shared 2-core CPU with one torch
-thread. Each folder holds `model.pt` (state_dict; load with `xailib.models.load_model(folder)`),
+on the GFN2-xTB datasets in `data/` with their fixed splits, on a 2-core CPU shared with other jobs
+(so the wall times are upper bounds for a quiet machine), with the torch threads listed. Each folder holds `model.pt` (state_dict; load with `xailib.models.load_model(folder)`),
 `config.json` (model), `train_config.json` (training run), `split.npz` (indices used: the training and
 validation subsets and the shipped test split), `log.csv` (Lightning CSV log) and `metrics.json`.
 Errors are on the full shipped test split: energy MAE in meV per molecule, force MAE in meV/Angstrom
@@ -32,8 +32,8 @@ def fmt(x: float | None, digits: int = 1) -> str:
 
 def table(models_dir: Path) -> str:
     rows = ["| model | dataset | arch | T | features | params | n_train | energy MAE (meV) | force MAE (meV/Å) "
-            "| gap MAE (eV) | epochs (best) | training time (min) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| gap MAE (eV) | epochs (best, from 0) | training time (min) | torch threads |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for folder in sorted(p for p in models_dir.iterdir() if (p / "metrics.json").exists()):
         m = json.loads((folder / "metrics.json").read_text())
         c = json.loads((folder / "config.json").read_text())
@@ -41,7 +41,7 @@ def table(models_dir: Path) -> str:
             f"| {folder.name} | {Path(m['dataset']).stem} | {c['architecture']} | {c['n_interactions']} "
             f"| {c['n_atom_basis']} | {m['n_parameters']} | {m['n_train']} | {fmt(m.get('energy_mae_meV'))} "
             f"| {fmt(m.get('forces_mae_meV_per_A'))} | {fmt(m.get('gap_mae_eV'), 3)} "
-            f"| {m['epochs']} ({m['best_epoch']}) | {fmt(m['training_wall_time_s'] / 60)} |"
+            f"| {m['epochs']} ({m['best_epoch']}) | {fmt(m['training_wall_time_s'] / 60)} | {m['torch_threads']} |"
         )
     return "\n".join(rows) + "\n"
 
