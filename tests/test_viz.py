@@ -41,9 +41,10 @@ def test_decay_plot_draws_the_fitted_power_law():
     profile = {"center": r, "mean": 3.0 * r**-2.0, "sem": np.full(3, 0.01), "count": np.array([5, 5, 5])}
     fit = DecayFit("power", 2.0, (1.9, 2.1), 3.0, 1.0, 0.0, 3)
     fig, ax = plt.subplots()
-    decay_plot(profile, ax, fit=fit, label="x")
+    decay_plot(profile, ax, fit=fit, label="x", fit_range=(1.5, 3.0))
     x, y = ax.lines[-1].get_data()
     np.testing.assert_allclose(y, 3.0 * x**-2.0)
+    assert x.min() == 1.5 and x.max() == 3.0
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     plt.close(fig)
     fig, (ax1, ax2) = plt.subplots(1, 2)

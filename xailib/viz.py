@@ -70,17 +70,18 @@ def pair_heatmap(strength, ax, *, elements=None, key="mean", min_count=1, title=
 
 
 def decay_plot(profile: Mapping[str, np.ndarray], ax, *, fit=None, label: str = "", color=None,
-               min_count: int = 1):
+               min_count: int = 1, fit_range: tuple[float, float] | None = None):
     """Binned mean |relevance| against distance on log-log axes, with standard errors and a fitted law.
 
     ``profile`` is the output of :func:`xailib.analysis.decay_profile`; ``fit`` a
-    :class:`xailib.analysis.DecayFit` (power or exponential) drawn over the bins it covers.
+    :class:`xailib.analysis.DecayFit` (power or exponential) drawn over ``fit_range`` (its fit window;
+    default: all bins).
     """
     ok = (profile["count"] >= min_count) & np.isfinite(profile["mean"]) & (profile["mean"] > 0)
     r, m, s = profile["center"][ok], profile["mean"][ok], np.nan_to_num(profile["sem"][ok])
     line = ax.errorbar(r, m, yerr=np.minimum(s, 0.999 * m), fmt="o", ms=3.5, capsize=2, label=label, color=color)
     if fit is not None:
-        x = np.linspace(r.min(), r.max(), 100)
+        x = np.linspace(*(fit_range or (r.min(), r.max())), 100)
         y = fit.amplitude * (x ** -fit.n if fit.kind == "power" else np.exp(-x / fit.n))
         what = f"n = {fit.n:.1f}" if fit.kind == "power" else f"length {fit.n:.2f} A"
         ax.plot(x, y, "-", color=line[0].get_color(), lw=1, label=f"{label} fit, {what}".strip())
