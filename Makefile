@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCHNETPACK := schnetpack==2.2.0
 
-.PHONY: venv book test test-fast data data-verify clean clean-book
+.PHONY: venv book test test-fast data data-verify models bench-relevance clean clean-book
 
 venv: $(STAMP)
 
@@ -43,3 +43,11 @@ data: $(STAMP)
 
 data-verify: $(STAMP)
 	$(PY) -m xailib data verify
+
+# Retrain every shipped model under data/models/ from configs/ (CPU, one at a time; ~8 min each).
+models: $(STAMP)
+	PYTHON=$(abspath $(PY)) scripts/train_all.sh
+
+# Relevance engine speed: fast exact walks and n-body terms vs the brute-force reference (2 threads).
+bench-relevance: $(STAMP)
+	OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(PY) benchmarks/bench_relevance.py --threads 2

@@ -15,6 +15,14 @@ import numpy as np
 from ase.data import chemical_symbols
 from scipy import stats
 
+from xailib.relevance_runs import RelevanceResults, explain_dataset, load_results, save_results
+
+__all__ = [
+    "NBodyTable", "tables_from_nbody", "element_pair_strength", "decay_profile", "DecayFit", "fit_power_law",
+    "fit_exponential", "manybody_shares", "manybody_shares_by_distance", "locality", "explain_dataset",
+    "RelevanceResults", "load_results", "save_results",
+]
+
 ORDERS = (1, 2, 3)
 
 

@@ -22,6 +22,66 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a SchNet/PaiNN model from a config file (configs/*.yaml)")
+    p.add_argument("--config", required=True, help="training config (.yaml or .json), e.g. configs/ethanol_schnet.yaml")
+    p.add_argument("--out", default=None, help="model folder (default: the config's out_dir or data/models/<name>)")
+    p.add_argument("--max-time-min", type=float, default=None, help="override the wall-clock budget (minutes)")
+    p.add_argument("--threads", type=int, default=None, help="override the number of torch threads")
+    p.add_argument("--accelerator", default=None, help="Lightning accelerator (cpu, gpu, auto); default from config")
+    p.add_argument("--devices", default=None, help="Lightning devices (e.g. 1, 4, auto); default from config")
+    p.add_argument("--strategy", default=None, help="Lightning strategy (auto, ddp, ...); default from config")
+
+    def run(args: argparse.Namespace) -> int:
+        import dataclasses
+        import json
+
+        from xailib.training import load_train_config, train
+
+        cfg = load_train_config(args.config)
+        devices = args.devices
+        if devices is not None and devices.isdigit():
+            devices = int(devices)
+        overrides = {"max_time_min": args.max_time_min, "num_threads": args.threads,
+                     "accelerator": args.accelerator, "devices": devices, "strategy": args.strategy}
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+        folder = train(cfg, out_dir=args.out)
+        print(f"model written to {folder}")
+        print((folder / "metrics.json").read_text())
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def _add_explain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explain", help="relevant walks and exact n-body relevances of one structure")
+    p.add_argument("--model", required=True, help="model folder or file (see xailib.models.load_model)")
+    p.add_argument("--structure", required=True, help="structure file readable by ase.io.read (last frame)")
+    p.add_argument("--rule", default="gi", choices=["gi", "gamma"], help="LRP rule (default gi)")
+    p.add_argument("--gamma", type=float, default=0.1, help="gamma of the gamma rule (default 0.1)")
+    p.add_argument("--target", default=None, help="output key (default: the model's first Atomwise output)")
+    p.add_argument("--max-order", type=int, default=3, help="highest exact n-body order (default 3)")
+    p.add_argument("--top", type=int, default=10, help="how many walks and pairs to print")
+    p.add_argument("--out", default=None, help="save arrays to F.npz or F.json")
+    p.add_argument("--trust", action="store_true", help="allow unpickling a full model file (trusted sources only)")
+
+    def run(args: argparse.Namespace) -> int:
+        import ase.io
+
+        from xailib.lrp.explain import explain, load_any_model
+
+        model = load_any_model(args.model, trust=args.trust)
+        atoms = ase.io.read(args.structure)
+        result = explain(model, atoms, rule=args.rule, gamma=args.gamma, target=args.target,
+                         max_order=args.max_order)
+        print(result.summary(args.top))
+        if args.out:
+            print(f"saved {result.save(args.out)}")
+        return 0
+
+    p.set_defaults(func=run)
+
+
 def _add_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="build or verify the GFN2-xTB datasets in data/")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -58,7 +118,7 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_info, _add_data]
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_info, _add_data, _add_train, _add_explain]
 
 
 def build_parser() -> argparse.ArgumentParser:

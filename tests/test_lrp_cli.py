@@ -1,0 +1,57 @@
+"""``python -m xailib explain`` end to end on a random model saved with torch.save."""
+
+import json
+import subprocess
+import sys
+
+import ase.io
+import numpy as np
+import pytest
+import torch
+from lrp_models import mol, potential
+
+from xailib import lrp
+from xailib.cli import main
+
+
+@pytest.fixture()
+def files(tmp_path):
+    model, atoms = potential("schnet", 2), mol("CH3CH2OH")
+    torch.save(model, tmp_path / "model.pt")
+    ase.io.write(tmp_path / "ethanol.xyz", atoms)
+    return model, ase.io.read(tmp_path / "ethanol.xyz"), tmp_path
+
+
+def test_explain_prints_and_saves_npz(files, capsys):
+    model, atoms, tmp = files
+    out = tmp / "rel.npz"
+    assert main(["explain", "--model", str(tmp / "model.pt"), "--structure", str(tmp / "ethanol.xyz"),
+                 "--rule", "gamma", "--out", str(out), "--trust", "--top", "5"]) == 0
+    text = capsys.readouterr().out
+    ref = lrp.walk_relevances(model, atoms, rule="gamma")
+    assert f"{ref.output:+.6f}" in text and f"{ref.total:+.6f}" in text
+    assert "top 5 walks" in text and "top 5 pairs" in text
+    data = np.load(out)
+    np.testing.assert_allclose(data["R"], ref.R, atol=1e-12)
+    nb = lrp.nbody_relevances(model, atoms, rule="gamma")
+    pairs = dict(zip(map(tuple, data["sets2"]), data["relevances2"]))
+    assert pairs == pytest.approx(nb.order(2), abs=1e-12)
+    assert float(data["remainder"]) == pytest.approx(nb.remainder, abs=1e-12)
+
+
+def test_explain_json_in_a_subprocess(files):
+    _, _, tmp = files
+    out = tmp / "rel.json"
+    proc = subprocess.run([sys.executable, "-m", "xailib", "explain", "--model", str(tmp / "model.pt"),
+                           "--structure", str(tmp / "ethanol.xyz"), "--out", str(out), "--trust"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert np.asarray(data["R"]).shape == (9, 9, 9)
+    assert np.sum(data["R"]) == pytest.approx(data["total"], rel=1e-12)
+
+
+def test_explain_refuses_a_pickled_model_without_trust(files):
+    _, _, tmp = files
+    with pytest.raises(Exception, match="trust"):
+        main(["explain", "--model", str(tmp / "model.pt"), "--structure", str(tmp / "ethanol.xyz")])

@@ -1,0 +1,29 @@
+"""The relevance engine: exact GNN-LRP walk relevances and n-body terms for schnetpack SchNet and PaiNN.
+
+Public API
+----------
+walk_relevances(model, atoms, *, rule="gi", gamma=0.1, target=None)
+    all walk relevances, fast and exact (:mod:`xailib.lrp.walks`);
+walks_bruteforce(model, atoms, walks, *, rule="gi", gamma=0.1, target=None)
+    the per-walk masked reference;
+nbody_relevances(model, atoms, *, max_order=3, rule="gi", gamma=0.1, target=None)
+    exact 1-, 2-, 3-body terms and the higher-order remainder (:mod:`xailib.lrp.nbody`);
+atom_relevances(model, atoms, *, rule="gi", gamma=0.1, target=None)
+    first-order relevance per atom.
+
+Rules live in :mod:`xailib.lrp.rules` (``with rules.applied(model, "gamma", gamma=0.1): ...``).
+All functions explain the model output *before* schnetpack post-processing.
+"""
+
+from xailib.lrp import rules
+from xailib.lrp.adapters import UnsupportedArchitectureError, UnsupportedOutputError
+from xailib.lrp.nbody import NBodyRelevances, nbody_from_walks, nbody_relevances
+from xailib.lrp.rules import RuleAlreadyAppliedError, UnknownRuleError
+from xailib.lrp.walks import (TooManyWalksError, WalkRelevances, atom_relevances, walk_relevances,
+                              walks_bruteforce)
+
+__all__ = [
+    "walk_relevances", "walks_bruteforce", "nbody_relevances", "atom_relevances", "nbody_from_walks",
+    "WalkRelevances", "NBodyRelevances", "rules", "UnsupportedArchitectureError", "UnsupportedOutputError",
+    "UnknownRuleError", "RuleAlreadyAppliedError", "TooManyWalksError",
+]

@@ -1,0 +1,249 @@
+"""Relevant walks (GNN-LRP): all-walk relevances, fast and exact, and the brute-force reference.
+
+A walk ``(w0, ..., wT)`` runs along the model's cutoff graph, staying put allowed. Its relevance is
+gradient x input at the embedding of ``w0`` when, after the embedding and after each step ``t``, the
+gradient may flow only through atom ``w_t`` (DESIGN section 3). :func:`walks_bruteforce` computes
+exactly that, one masked forward and backward pass per walk (the reference). Masking only selects
+blocks of the step Jacobians (:mod:`xailib.lrp.linear`), ``R[w0..wT] = h0[w0] . J_1[w0->w1] ... J_T[w_{T-1}->wT] . g[wT]``, so
+:func:`walk_relevances` gets all ``N^(T+1)`` walks at once: it pushes ``h0`` forward through the first
+steps with batched Jacobian-vector products (one tangent per walk prefix), pulls ``g = dy/dh_T`` back
+through the last steps with batched vector-Jacobian products (one cotangent per walk suffix), and
+contracts where they meet. No full ``(N d) x (N d)`` Jacobian is ever built.
+
+The explained quantity is the model output *before* schnetpack post-processing (atomrefs, mean
+offsets and scaling added by ``AddOffsets``/``ScaleProperty`` are not explained).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+from torch.func import vjp
+
+from xailib.lrp import rules
+from xailib.lrp.adapters import (ModelSteps, atomwise_head, build_steps, float64_copy, model_inputs,
+                                 model_output)
+from xailib.lrp.linear import LinearStep
+
+#: Largest walk tensor (number of entries) that :func:`walk_relevances` builds.
+MAX_WALKS = 50_000_000
+#: Bytes of tangents processed per batched JVP/VJP call.
+CHUNK_BYTES = 32 * 2**20
+
+
+class TooManyWalksError(ValueError):
+    """The walk tensor N^(T+1) would be too large to build."""
+
+
+@dataclass
+class WalkRelevances:
+    """All walk relevances of one structure.
+
+    Attributes
+    ----------
+    R
+        float64 array of shape ``(N,) * (T + 1)``, ``R[w0, ..., wT]``; walks that leave the cutoff
+        graph are exactly 0.
+    output
+        The model's own output (``target``) before post-processing, without any rule.
+    total
+        Sum of all walks, equal to ``h0 . dy~/dh0`` (gradient x input of the rule-modified model).
+    rule_output
+        The forward value of the rule-modified model (equals ``output`` for ``gi``; the gamma rule
+        may change it slightly).
+    atoms
+        The explained structure.
+    """
+
+    R: np.ndarray
+    output: float
+    total: float
+    rule_output: float
+    atoms: object
+    rule: str
+    gamma: float
+    target: str
+    adjacency: np.ndarray = field(repr=False)
+
+    @property
+    def n_steps(self) -> int:
+        return self.R.ndim - 1
+
+    def top_walks(self, k: int = 10, *, by_abs: bool = True) -> list[tuple[tuple[int, ...], float]]:
+        """The ``k`` walks of largest relevance (largest ``|R|`` when ``by_abs``), best first."""
+        flat = self.R.ravel()
+        key = np.abs(flat) if by_abs else flat
+        k = min(int(k), flat.size)
+        idx = np.argpartition(-key, k - 1)[:k] if k < flat.size else np.arange(flat.size)
+        idx = idx[np.argsort(-key[idx], kind="stable")]
+        return [(tuple(int(i) for i in np.unravel_index(j, self.R.shape)), float(flat[j])) for j in idx]
+
+    def atom_relevances(self) -> np.ndarray:
+        """First-order relevance per atom: the walks summed over all but their first atom."""
+        return self.R.reshape(self.R.shape[0], -1).sum(axis=1)
+
+    def nbody(self, max_order: int = 3):
+        """Exact-set n-body terms aggregated from the walk tensor (see :mod:`xailib.lrp.nbody`)."""
+        from xailib.lrp.nbody import nbody_from_walks
+
+        return nbody_from_walks(self.R, max_order)
+
+
+@contextlib.contextmanager
+def prepared(model: nn.Module, atoms, *, rule: str, gamma: float,
+             target: str | None) -> Iterator[tuple[ModelSteps, float]]:
+    """Float64 copy of ``model`` under ``rule``; yields its steps for ``atoms`` and the plain output."""
+    rules.check_rule(rule, gamma)
+    model64 = float64_copy(model)
+    key = atomwise_head(model64, target).output_key
+    inputs = model_inputs(model64, atoms)
+    output = model_output(model64, inputs, key)
+    with rules.applied(model64, rule, gamma=gamma):
+        yield build_steps(model64, atoms, key, inputs=inputs), output
+
+
+def _chunk(n_atoms: int, width: int) -> int:
+    return max(1, CHUNK_BYTES // (8 * n_atoms * width))
+
+
+def _batched_rows(fn, n_atoms: int, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Apply ``fn(vectors, rows)`` for one-row tangents in chunks; all-zero vectors are skipped (exact 0)."""
+    width = vectors.shape[1]
+    out = torch.zeros((vectors.shape[0], n_atoms, width), dtype=vectors.dtype)
+    live = torch.nonzero(vectors.ne(0).any(dim=1)).flatten()
+    size = _chunk(n_atoms, width)
+    for s in range(0, live.numel(), size):
+        idx = live[s:s + size]
+        out[idx] = fn(vectors[idx], rows[idx])
+    return out
+
+
+def push_rows(lin: LinearStep, n_atoms: int, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Batched JVPs: tangent ``m`` is zero except row ``rows[m] = vectors[m]``; returns ``(M, N, d)``."""
+    return _batched_rows(lin.push_rows, n_atoms, vectors, rows)
+
+
+def pull_rows(lin: LinearStep, n_atoms: int, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """Batched VJPs: cotangent ``m`` is zero except row ``rows[m] = vectors[m]``; returns ``(M, N, d)``."""
+    return _batched_rows(lin.pull_rows, n_atoms, vectors, rows)
+
+
+def head_gradient(st: ModelSteps) -> torch.Tensor:
+    """``g = dy/dh_T`` at the forward point (rule-modified), shape ``(N, d)``."""
+    return vjp(st.head, st.hs[-1])[1](torch.ones((), dtype=st.h0.dtype))[0]
+
+
+def input_gradient(st: ModelSteps) -> torch.Tensor:
+    """``dy/dh0`` of the rule-modified model, shape ``(N, d)``."""
+    return vjp(st.forward, st.h0)[1](torch.ones((), dtype=st.h0.dtype))[0]
+
+
+def all_walks(st: ModelSteps) -> torch.Tensor:
+    """All walk relevances ``(N,) * (T + 1)`` by forward JVPs and backward VJPs meeting in the middle."""
+    n, d, t_max = st.n_atoms, st.h0.shape[1], st.n_steps
+    if n ** (t_max + 1) > MAX_WALKS:
+        raise TooManyWalksError(f"{n} atoms and {t_max} interactions give {n}^{t_max + 1} walks, more "
+                                f"than {MAX_WALKS:.0e}; use nbody_relevances for n-body terms instead")
+    meet = (t_max + 1) // 2
+    prefix = st.h0  # row p: vector at the last atom of prefix p (w0..wk), wk least significant
+    for t in range(1, meet + 1):
+        last = torch.arange(prefix.shape[0]) % n
+        prefix = push_rows(st.linear[t - 1], n, prefix, last).reshape(-1, d)
+    suffix = head_gradient(st)  # row s: vector at the first atom of suffix s (wk..wT), wk most significant
+    for t in range(t_max, meet, -1):
+        m = suffix.shape[0]
+        first = torch.arange(m) // (m // n)
+        suffix = pull_rows(st.linear[t - 1], n, suffix, first).transpose(0, 1).reshape(-1, d)
+    R = torch.einsum("amd,mbd->amb", prefix.reshape(-1, n, d), suffix.reshape(n, -1, d))
+    return R.reshape((n,) * (t_max + 1))
+
+
+def walk_relevances(model: nn.Module, atoms, *, rule: str = "gi", gamma: float = 0.1,
+                    target: str | None = None) -> WalkRelevances:
+    """Exact relevances of all walks of ``atoms`` through ``model`` (fast; see the module docstring).
+
+    Parameters
+    ----------
+    model
+        A schnetpack ``NeuralNetworkPotential`` with a SchNet or PaiNN representation (any dtype;
+        the computation runs on a float64 copy).
+    atoms
+        The structure, an ``ase.Atoms``; neighbours within the representation's cutoff.
+    rule, gamma
+        LRP rule ``"gi"`` or ``"gamma"`` (see :mod:`xailib.lrp.rules`).
+    target
+        Output key of an ``Atomwise`` head (default: the model's first one). The output explained is
+        the value *before* schnetpack post-processing.
+
+    Returns
+    -------
+    WalkRelevances
+        ``.R`` of shape ``(N,) * (T + 1)``, ``.output``, ``.total``, ``.atoms``, ``.top_walks(k)``.
+    """
+    with prepared(model, atoms, rule=rule, gamma=gamma, target=target) as (st, output):
+        R = all_walks(st)
+        total = float((st.h0 * input_gradient(st)).sum())
+        rule_output = float(st.forward())
+    return WalkRelevances(R.numpy(), output, total, rule_output, atoms.copy(), rule, float(gamma),
+                          st.target, st.adjacency)
+
+
+def _masked(h: torch.Tensor, atom: int) -> torch.Tensor:
+    keep = torch.zeros(h.shape[0], dtype=torch.bool)
+    keep[atom] = True
+    return torch.where(keep[:, None], h, h.detach())
+
+
+def bruteforce_walk(st: ModelSteps, walk: Sequence[int]) -> float:
+    """Relevance of one walk by the masked definition: one forward and one backward pass."""
+    h0 = st.h0.clone().requires_grad_(True)
+    h = _masked(h0, walk[0])
+    for step, atom in zip(st.steps, walk[1:]):
+        h = _masked(step(h), atom)
+    (grad,) = torch.autograd.grad(st.head(h), h0)
+    return float((h0[walk[0]] * grad[walk[0]]).sum().detach())
+
+
+def walks_bruteforce(model: nn.Module, atoms, walks, *, rule: str = "gi", gamma: float = 0.1,
+                     target: str | None = None) -> np.ndarray:
+    """Reference relevances of the given walks, one masked forward/backward pass per walk.
+
+    Parameters
+    ----------
+    walks
+        Integer array-like of shape ``(K, T + 1)``: atom indices of each walk in order.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape ``(K,)``. Same conventions as :func:`walk_relevances`.
+    """
+    walks = np.asarray(walks)
+    if walks.ndim == 1:
+        walks = walks[None]
+    with prepared(model, atoms, rule=rule, gamma=gamma, target=target) as (st, _):
+        n, t_max = st.n_atoms, st.n_steps
+        if walks.ndim != 2 or walks.shape[1] != t_max + 1 or not np.issubdtype(walks.dtype, np.integer):
+            raise ValueError(f"walks must be integers of shape (K, {t_max + 1}) for a model with "
+                             f"{t_max} interactions, got shape {walks.shape} and dtype {walks.dtype}")
+        if walks.size and (walks.min() < 0 or walks.max() >= n):
+            raise IndexError(f"walk atom indices must lie in 0..{n - 1} for {n} atoms")
+        rows = tqdm(walks, desc="brute-force walks", disable=len(walks) < 2000)
+        return np.array([bruteforce_walk(st, [int(a) for a in w]) for w in rows], dtype=np.float64)
+
+
+def atom_relevances(model: nn.Module, atoms, *, rule: str = "gi", gamma: float = 0.1,
+                    target: str | None = None) -> np.ndarray:
+    """First-order (standard LRP) relevance per atom: ``h0[i] . dy~/dh0[i]``, shape ``(N,)``.
+
+    Equal to the walk tensor summed over all but the first atom; sums to the total relevance.
+    One backward pass, so it works for any depth. Output before schnetpack post-processing.
+    """
+    with prepared(model, atoms, rule=rule, gamma=gamma, target=target) as (st, _):
+        return (st.h0 * input_gradient(st)).sum(dim=1).numpy()
