@@ -36,7 +36,7 @@ clean-book:
 clean: clean-book
 	rm -rf $(VENV)
 
-# Regenerate every dataset in data/ (GFN2-xTB labels; about an hour on 2 cores), then verify the manifest.
+# Regenerate every dataset in data/ (GFN2-xTB labels; build times in data/README.md), then verify the manifest.
 data: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m xailib data build --workers 2
 	$(PY) -m xailib data verify

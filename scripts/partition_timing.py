@@ -19,35 +19,28 @@ from ase import Atoms
 
 def nci_molecules(heavy_counts: list[int], elements: set[str]) -> list[tuple[str, Atoms]]:
     """The first NCI molecule with each heavy-atom count (given elements, neutral, even electrons)."""
-    from rdkit import Chem, RDConfig
-    from rdkit.Chem import AllChem
+    from rdkit import Chem
+
+    from xailib.molecules import EmbeddingError, embed, read_nci, to_atoms
 
     wanted = list(heavy_counts)
     found: dict[int, tuple[str, Atoms]] = {}
-    with open(os.path.join(RDConfig.RDDataDir, "NCI", "first_5K.smi")) as fh:
-        for line in fh:
-            smi = line.split()[0]
-            mol = Chem.MolFromSmiles(smi)
-            if mol is None or "." in smi or Chem.GetFormalCharge(mol) != 0:
-                continue
-            n = mol.GetNumHeavyAtoms()
-            if n not in wanted or n in found:
-                continue
-            if not {a.GetSymbol() for a in mol.GetAtoms()} <= elements:
-                continue
-            mol = Chem.AddHs(mol)
-            params = AllChem.ETKDGv3()
-            params.randomSeed = 7
-            if AllChem.EmbedMolecule(mol, params) != 0:
-                continue
-            AllChem.MMFFOptimizeMolecule(mol)
-            atoms = Atoms([a.GetSymbol() for a in mol.GetAtoms()],
-                          positions=mol.GetConformer().GetPositions())
-            if int(atoms.numbers.sum()) % 2:
-                continue
-            found[n] = (smi, atoms)
-            if len(found) == len(wanted):
-                break
+    for smi, _ in read_nci():
+        mol = Chem.MolFromSmiles(smi)
+        if mol is None or "." in smi or Chem.GetFormalCharge(mol) != 0:
+            continue
+        n = mol.GetNumHeavyAtoms()
+        if n not in wanted or n in found or not {a.GetSymbol() for a in mol.GetAtoms()} <= elements:
+            continue
+        try:
+            atoms = to_atoms(embed(smi, seed=7, max_attempts=1))
+        except EmbeddingError:
+            continue
+        if int(atoms.numbers.sum()) % 2:
+            continue
+        found[n] = (smi, atoms)
+        if len(found) == len(wanted):
+            break
     return [found[n] for n in sorted(found)]
 
 

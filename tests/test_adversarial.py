@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -24,27 +23,23 @@ ELEMENTS = ["H", "C", "N", "O"]
 
 def _nci_molecules(n: int = 300) -> list[Atoms]:
     """Real NCI molecules (C, N, O; 4-14 heavy atoms) embedded with RDKit ETKDG, fixed seed."""
-    from rdkit import Chem, RDConfig
-    from rdkit.Chem import AllChem
+    from rdkit import Chem
+
+    from xailib.molecules import EmbeddingError, embed, read_nci, to_atoms
 
     out = []
-    with open(os.path.join(RDConfig.RDDataDir, "NCI", "first_5K.smi")) as fh:
-        for line in fh:
-            smi = line.split()[0]
-            mol = Chem.MolFromSmiles(smi)
-            if mol is None or "." in smi or not 4 <= mol.GetNumHeavyAtoms() <= 14:
-                continue
-            if not {a.GetSymbol() for a in mol.GetAtoms()} <= {"C", "N", "O"}:
-                continue
-            mol = Chem.AddHs(mol)
-            params = AllChem.ETKDGv3()
-            params.randomSeed = 42
-            if AllChem.EmbedMolecule(mol, params) != 0:
-                continue
-            out.append(Atoms([a.GetSymbol() for a in mol.GetAtoms()],
-                             positions=mol.GetConformer().GetPositions()))
-            if len(out) == n:
-                return out
+    for smi, _ in read_nci():
+        mol = Chem.MolFromSmiles(smi)
+        if mol is None or "." in smi or not 4 <= mol.GetNumHeavyAtoms() <= 14:
+            continue
+        if not {a.GetSymbol() for a in mol.GetAtoms()} <= {"C", "N", "O"}:
+            continue
+        try:
+            out.append(to_atoms(embed(smi, seed=42, max_attempts=1, mmff=False)))
+        except EmbeddingError:
+            continue
+        if len(out) == n:
+            return out
     raise RuntimeError("not enough NCI molecules")
 
 

@@ -252,3 +252,27 @@ def test_cli_verify_and_label_arrays(capsys):
     assert arr["energy"].shape == (len(ds),) and arr["forces"].shape == (9 * len(ds), 3)
     assert arr["energy"][7] == pytest.approx(float(ds[7]["energy"][0]), abs=1e-9)
     assert heavy_atom_counts("nci-small").max() <= 9
+
+
+@pytest.mark.slow
+def test_parallel_build_matches_shipped_frames(tmp_path):
+    """Two worker processes rebuild the first nci-small molecules exactly as shipped."""
+    from xailib.nci import build_nci
+
+    md = build_nci("nci-small", tmp_path, progress=False, workers=2, limit=2)
+    ours, shipped = frame_table("nci-small", tmp_path), frame_table("nci-small")
+    for mol_id in md["smiles"]:
+        new_idx = np.flatnonzero(ours["mol_id"] == mol_id)
+        old_idx = np.flatnonzero(shipped["mol_id"] == mol_id)
+        assert len(new_idx) == len(old_idx) == 11
+        for (a, pa), (b, pb) in zip(rows_in(tmp_path, "nci-small", new_idx), rows("nci-small", old_idx)):
+            np.testing.assert_allclose(a.positions, b.positions, atol=1e-9)
+            assert pa["energy"][0] == pytest.approx(pb["energy"][0], abs=1e-8)
+
+
+def rows_in(directory, name, idx):
+    from ase.db import connect
+
+    with connect(str(directory / f"{name}.db")) as conn:
+        return [(r.toatoms(), {k: np.asarray(v, dtype=float) for k, v in r.data.items()})
+                for r in (conn.get(id=int(i) + 1) for i in idx)]

@@ -31,7 +31,10 @@ Load with `xailib.datasets.load(NAME)` (or `schnetpack.data.ASEAtomsData("data/N
 `cd data && sha256sum -c MANIFEST.sha256` or `python -m xailib data verify`. Regenerate with `make data`
 or `python -m xailib data build [--only NAME] [--workers 2]`; the per-molecule seeds make the result
 independent of the number of workers. Checksums cover the files as written (the ASE database stores
-creation times), so a regenerated database has the same content but a new checksum.
+creation times), so a regenerated database has the same content but a new checksum. Checked: a
+rebuild of `md17-ethanol` (52,000 MD steps) reproduced every position and energy bit for bit, and the
+test suite rebuilds `nci-small` molecules with one and with two worker processes and compares them with
+the shipped frames.
 
 How the structures were made (details and every setting in each database's metadata):
 
