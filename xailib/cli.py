@@ -68,9 +68,10 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> int:
         import ase.io
 
-        from xailib.lrp.explain import explain, load_any_model
+        from xailib.lrp.explain import explain
+        from xailib.models import load_model
 
-        model = load_any_model(args.model, trust=args.trust)
+        model = load_model(args.model, trust=args.trust)
         atoms = ase.io.read(args.structure)
         result = explain(model, atoms, rule=args.rule, gamma=args.gamma, target=args.target,
                          max_order=args.max_order)

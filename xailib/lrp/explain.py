@@ -17,10 +17,6 @@ from xailib.lrp.walks import MAX_WALKS, WalkRelevances, walk_relevances
 EXPLAIN_MAX_WALKS = 20_000_000
 
 
-class UntrustedModelFileError(RuntimeError):
-    """A pickled full model was given without ``--trust``."""
-
-
 @dataclass
 class Explanation:
     """Walks (when affordable) and n-body terms of one structure."""
@@ -89,28 +85,3 @@ def explain(model: nn.Module, atoms, *, rule: str = "gi", gamma: float = 0.1, ta
     walks = walk_relevances(model, atoms, rule=rule, gamma=gamma, target=target) if affordable else None
     nb = nbody_relevances(model, atoms, max_order=max_order, rule=rule, gamma=gamma, target=target)
     return Explanation(walks, nb)
-
-
-def load_any_model(path: str | Path, *, trust: bool = False) -> nn.Module:
-    """Load a model with :func:`xailib.models.load_model` when that module exists; otherwise fall back
-    to :func:`load_pickled_model` (a pickled full model, only with ``trust=True``)."""
-    try:
-        from xailib.models import load_model
-    except ImportError:
-        return load_pickled_model(path, trust=trust)
-    return load_model(path, trust=trust)
-
-
-def load_pickled_model(path: str | Path, *, trust: bool = False) -> nn.Module:
-    """Fallback loader: ``torch.load(weights_only=False)`` of a pickled full model, only with ``trust``."""
-    import torch
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no model file at {path}")
-    if not trust:
-        raise UntrustedModelFileError(f"{path} would be unpickled, which can run arbitrary code; pass "
-                                      "--trust (trust=True) only for a file from a source you trust")
-    model = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"{path} holds a {type(model).__name__}, not a torch model")
-    return model.eval()

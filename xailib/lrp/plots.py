@@ -70,16 +70,9 @@ def relevance_view(atoms, pairs: Mapping[tuple[int, int], float], *, top: int = 
     """Interactive py3Dmol view: the molecule as sticks, the ``top`` pair terms as cylinders
     (red positive, blue negative, radius by ``|R|``). Needs ``py3Dmol``; use :func:`relevance_map`
     for a static figure."""
-    from io import StringIO
+    from xailib.datastats import view3d
 
-    import py3Dmol
-    from ase.io import write
-
-    buffer = StringIO()
-    write(buffer, atoms, format="xyz")
-    view = py3Dmol.view(width=width, height=height)
-    view.addModel(buffer.getvalue(), "xyz")
-    view.setStyle({"stick": {"radius": 0.12}, "sphere": {"scale": 0.22}})
+    view = view3d(atoms, width=width, height=height)
     items = sorted(pairs.items(), key=lambda kv: -abs(kv[1]))[:top]
     scale = max((abs(r) for _, r in items), default=1.0) or 1.0
     for (i, j), r in items:
