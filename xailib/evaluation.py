@@ -60,7 +60,8 @@ def evaluate(
 
     Energies in meV (``energy_mae_meV``, ``energy_rmse_meV``, ``energy_mae_meV_per_atom``), forces
     in meV/Angstrom per component (``forces_mae_meV_per_A``, ``forces_rmse_meV_per_A``), other
-    targets in eV (``gap_mae_eV``, ...).
+    targets in eV (``gap_mae_eV``, ...); a model's per-atom output (``atomic_output``) in eV per atom
+    (``<name>_mae_eV``) when the dataset holds that property.
 
     Parameters
     ----------
@@ -79,6 +80,12 @@ def evaluate(
     else:
         targets, with_forces = cfg.targets, cfg.forces
     props = list(targets) + (["forces"] if with_forces else [])
+    atomic = cfg.atomic_output if cfg is not None else None
+    if atomic is not None:
+        from schnetpack.data import ASEAtomsData
+
+        if resolve_path(dataset).exists() and atomic in ASEAtomsData(str(resolve_path(dataset))).available_properties:
+            props.append(atomic)  # per-atom energies are scored when the dataset has them
     dtype = next(model.parameters()).dtype
     cast = CastTo64() if dtype == torch.float64 else CastTo32()
     ds = open_dataset(

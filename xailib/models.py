@@ -86,6 +86,11 @@ class ModelConfig:
         What post-processing adds back: ``"mean"`` (training mean, per atom for sum aggregation),
         ``"atomrefs"`` (per-element references fitted by linear regression on the training set;
         needs several compositions) or ``"none"``.
+    atomic_output
+        If set (e.g. ``"atomic_energies"``), the per-atom contributions of the ``energy`` head are also
+        returned under this key, one value per atom, with the energy's offset added per atom so that
+        they sum to the predicted energy (see :mod:`xailib.atomic_targets`). ``None`` (default): no
+        per-atom output.
     """
 
     architecture: str = "schnet"
@@ -98,6 +103,7 @@ class ModelConfig:
     forces: bool = True
     elements: list[int] = field(default_factory=lambda: [1, 6, 7, 8])
     offset: str = "mean"
+    atomic_output: str | None = None
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -130,6 +136,14 @@ class ModelConfig:
         if self.offset not in OFFSETS:
             raise ModelConfigError(f"offset must be one of {OFFSETS}, got {self.offset!r}")
         self.elements = _atomic_numbers(self.elements)
+        if self.atomic_output is not None:
+            if not isinstance(self.atomic_output, str) or not self.atomic_output:
+                raise ModelConfigError(f"atomic_output must be a property name or null, got {self.atomic_output!r}")
+            if "energy" not in self.targets or self.aggregation != "sum":
+                raise ModelConfigError("atomic_output needs an 'energy' target with aggregation 'sum' "
+                                       f"(targets {self.targets}, aggregation {self.aggregation!r})")
+            if self.atomic_output in self.targets or self.atomic_output == "forces":
+                raise ModelConfigError(f"atomic_output {self.atomic_output!r} must differ from the targets and 'forces'")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
@@ -230,8 +244,14 @@ def build_model(config: ModelConfig | Mapping[str, Any]) -> "torch.nn.Module":
         )
     agg = "sum" if cfg.aggregation == "sum" else "avg"
     outputs: list[torch.nn.Module] = [
-        spk.atomistic.Atomwise(n_in=cfg.n_atom_basis, aggregation_mode=agg, output_key=t) for t in cfg.targets
+        spk.atomistic.Atomwise(n_in=cfg.n_atom_basis, aggregation_mode=agg, output_key=t,
+                               per_atom_output_key=cfg.atomic_output if t == "energy" else None)
+        for t in cfg.targets
     ]
+    if cfg.atomic_output is not None:
+        from xailib.atomic_targets import SqueezeAtomic
+
+        outputs.append(SqueezeAtomic(cfg.atomic_output))
     if cfg.forces:
         outputs.append(spk.atomistic.Forces(energy_key="energy", force_key="forces"))
     post: list[torch.nn.Module] = [trn.CastTo64()]
@@ -248,6 +268,10 @@ def build_model(config: ModelConfig | Mapping[str, Any]) -> "torch.nn.Module":
             add.mean = torch.zeros((), dtype=torch.float64)
             add.atomref = torch.zeros_like(add.atomref, dtype=torch.float64)
             post.append(add)
+        if cfg.atomic_output is not None:
+            from xailib.atomic_targets import AtomicOffsets
+
+            post.append(AtomicOffsets(cfg.atomic_output, "energy", mode=cfg.offset, sign=1))
     model = spk.model.NeuralNetworkPotential(
         representation=rep,
         input_modules=[ElementGuard(cfg.elements), spk.atomistic.PairwiseDistances()],

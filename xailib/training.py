@@ -54,7 +54,9 @@ class TrainConfig:
         ``None`` uses all.
     loss_weights
         Weight per output in the loss (MSE each); default: energy 0.05 and forces 0.95 for force
-        models, 1 for every other target.
+        models, 1 for every other target. A model's per-atom output (``ModelConfig.atomic_output``)
+        is a training target only when it is given a positive weight here (MSE per atom, against the
+        dataset's per-atom property of that name).
     max_time_min
         Wall-clock budget of the fit in minutes (Lightning ``max_time``).
     accelerator, devices, strategy
@@ -155,8 +157,11 @@ def read_split(path: str | Path) -> dict[str, np.ndarray]:
         return {k: np.asarray(s[k], dtype=np.int64) for k in ("train_idx", "val_idx", "test_idx")}
 
 
-def _properties(cfg: ModelConfig) -> list[str]:
-    return list(cfg.targets) + (["forces"] if cfg.forces else [])
+def _properties(cfg: ModelConfig, weights: Mapping[str, float] | None = None) -> list[str]:
+    props = list(cfg.targets) + (["forces"] if cfg.forces else [])
+    if cfg.atomic_output is not None and float((weights or {}).get(cfg.atomic_output, 0.0)) > 0:
+        props.append(cfg.atomic_output)
+    return props
 
 
 def _elements(path: Path, indices: np.ndarray) -> list[int]:
@@ -277,7 +282,8 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
     if model_dict.get("elements") is None:
         model_dict["elements"] = _elements(db_path, train_idx)
     mcfg = ModelConfig.from_dict(model_dict)
-    props = _properties(mcfg)
+    atomic = mcfg.atomic_output
+    props = _properties(mcfg, tc.loss_weights)
     open_dataset(db_path, props)  # fail early with a clear message
     model = build_model(mcfg)
 
@@ -293,6 +299,10 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
                     is_extensive=mcfg.aggregation == "sum",
                 )
             )
+    if atomic in props and mcfg.offset != "none":
+        from xailib.atomic_targets import AtomicOffsets
+
+        transforms.append(AtomicOffsets(atomic, "energy", mode=mcfg.offset, sign=-1))
     transforms.append(trn.CastTo32())
     dm = _caching_datamodule(
         datapath=str(db_path),
@@ -301,14 +311,15 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
         load_properties=props,
         transforms=transforms,
         num_workers=0,
-        property_units={p: UNITS[p] for p in props if p in UNITS},
+        property_units={p: UNITS.get(p, "eV" if p == atomic else None) for p in props
+                        if p in UNITS or p == atomic},
         distance_unit="Ang",
         pin_memory=False,
     )
     dm.train_idx, dm.val_idx, dm.test_idx = train_idx.tolist(), val_idx.tolist(), split["test_idx"].tolist()
 
     weights = dict(tc.loss_weights or ({"energy": 0.05, "forces": 0.95} if mcfg.forces else {t: 1.0 for t in props}))
-    unknown = sorted(set(weights) - set(props))
+    unknown = sorted(set(weights) - set(props) - {atomic})
     if unknown:
         raise TrainConfigError(f"loss_weights name {unknown}, which the model does not predict ({props})")
     outputs = [
