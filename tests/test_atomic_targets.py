@@ -85,7 +85,8 @@ def test_atomic_target_learned_and_sums_to_total(trained, atomic_db):
     for p in preds:
         assert p["atomic_energies"].shape == p["ref"]["atomic_energies"].shape
         # predicted atomic energies add up to the predicted total, offsets included (float64 post-processing)
-        assert p["atomic_energies"].sum() == pytest.approx(float(p["energy"][0]), abs=1e-9 * abs(p["energy"][0]) + 1e-9)
+        # (to the float32 round-off of the network's own sum over atoms)
+        assert p["atomic_energies"].sum() == pytest.approx(float(p["energy"][0]), abs=1e-5)
     err = np.concatenate([p["atomic_energies"] - p["ref"]["atomic_energies"] for p in preds])
     # the per-element references (~1e3 eV apart) were removed and restored per atom: errors are small
     assert np.mean(np.abs(err)) < 0.3
@@ -115,7 +116,7 @@ def test_untrained_atomic_output_sums_to_total(atomic_db, tmp_path, offset):
         assert float(model.postprocessors[2].mean) == pytest.approx(float(model.postprocessors[1].mean), rel=1e-12)
         assert abs(float(model.postprocessors[2].mean)) > 100  # eV per atom
     for p in predict(model, atomic_db, [0, 9, 17]):
-        assert p["atomic_energies"].sum() == pytest.approx(float(p["energy"][0]), rel=1e-12, abs=1e-9)
+        assert p["atomic_energies"].sum() == pytest.approx(float(p["energy"][0]), abs=1e-5)
 
 
 def test_errors(atomic_db, tmp_path, ethanol_db):

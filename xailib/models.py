@@ -89,8 +89,8 @@ class ModelConfig:
     atomic_output
         If set (e.g. ``"atomic_energies"``), the per-atom contributions of the ``energy`` head are also
         returned under this key, one value per atom, with the energy's offset added per atom so that
-        they sum to the predicted energy (see :mod:`xailib.atomic_targets`). ``None`` (default): no
-        per-atom output.
+        they sum to the predicted energy (to float32 round-off; see :mod:`xailib.atomic_targets`).
+        ``None`` (default): no per-atom output.
     """
 
     architecture: str = "schnet"
