@@ -16,7 +16,7 @@ import numpy as np
 from ase import Atoms
 from ase.neighborlist import natural_cutoffs, neighbor_list
 
-__all__ = ["Descriptors", "molecule_descriptors", "atom_descriptors", "bonds", "hydrogen_partners",
+__all__ = ["Descriptors", "molecule_descriptors", "atom_descriptors", "intensive", "bonds", "hydrogen_partners",
            "UnknownElementError", "BOND_BINS", "RADIAL_BINS"]
 
 BOND_BINS = np.round(np.arange(0.8, 2.45, 0.1), 2)  # Angstrom, bond-length histogram edges
@@ -185,3 +185,26 @@ def atom_descriptors(frames: Sequence[Atoms], *, elements: Sequence[str],
         nums.append(atoms.numbers)
     return Descriptors(X=np.vstack(rows), names=names, groups=np.concatenate(grp),
                        atom_index=np.concatenate(idx), numbers=np.concatenate(nums))
+
+
+#: size columns of :func:`molecule_descriptors`, dropped by :func:`intensive`
+SIZE_COLUMNS = ("n_atoms", "n_heavy", "radius_of_gyration", "max_distance")
+
+
+def intensive(desc: Descriptors) -> Descriptors:
+    """Molecule descriptors with the molecule's size taken out.
+
+    Counts (``count_*``, ``bond_*``, ``n_bonds_*``, ``cn_<El>_<k>``) are divided by the number of
+    atoms; ``cn_mean_*`` are kept; the size columns (:data:`SIZE_COLUMNS`) are dropped. Two sets
+    that differ only in molecular size become indistinguishable to a classifier on these columns.
+    """
+    names = list(desc.names)
+    if "n_atoms" not in names:
+        raise ValueError("intensive() needs molecule descriptors (with an n_atoms column)")
+    n = desc.X[:, names.index("n_atoms")][:, None]
+    keep = [k for k, name in enumerate(names) if name not in SIZE_COLUMNS]
+    per_atom = np.array([not names[k].startswith("cn_mean_") for k in keep])
+    x = desc.X[:, keep].copy()
+    x[:, per_atom] /= n
+    return Descriptors(X=x, names=[names[k] + ("/atom" if pa else "") for k, pa in zip(keep, per_atom)],
+                       groups=desc.groups)
