@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["SCHEME_KEYS", "FUNCTIONAL_GROUPS", "MODEL_NAMES", "load_partition", "build_transfer_db", "transfer_db",
-           "reference_table", "predict", "functional_groups", "mean_abs_by"]
+           "reference_table", "predict", "functional_groups", "mean_abs_by", "load_results", "trained_scheme",
+           "error_tables", "hydrogen_energies", "markdown_table"]
 
 #: database key of each scheme's relative atomic energies
 SCHEME_KEYS = {"ao": "atomic_energies_ao", "mo": "atomic_energies_mo", "xtb": "atomic_energies_xtb"}
@@ -40,10 +41,10 @@ FUNCTIONAL_GROUPS = {
     "carboxylic acid": "[CX3](=O)[OX2H1]",
     "ester": "[#6][CX3](=O)[OX2H0][#6]",
     "amide": "[NX3][CX3]=[OX1]",
-    "aldehyde/ketone": "[#6][CX3](=O)[#1,#6;!$([CX3]=O)]",
+    "aldehyde/ketone": "[#6][CX3;!$(C(=O)[#7,#8,#16])]=O",
     "alcohol": "[CX4][OX2H]",
     "phenol": "c[OX2H]",
-    "ether": "[#6][OX2H0][#6;!$(C=O)]",
+    "ether": "[#6;!$(C=O)][OX2H0][#6;!$(C=O)]",
     "amine": "[NX3;!$(N-C=[O,S,N]);!$(N-a);!$(N-[S,N,O]);!$([N+])]",
     "aromatic amine": "[NX3;!$(N-C=O)]-a",
     "nitrile": "C#N",
@@ -229,3 +230,105 @@ def predict(model, db: str | Path, indices: Sequence[int] | None = None, *, batc
         if key is not None:
             atomic.append(out[key].double().numpy())
     return np.concatenate(energy), (np.concatenate(atomic) if key is not None else None)
+
+
+def load_results(path: str | Path = "data/transfer/results.npz") -> dict:
+    """The arrays of ``scripts/transfer_eval.py``'s results file, with ``meta`` parsed."""
+    from xailib.evaluation import resolve_path
+
+    p = resolve_path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p} is missing; run scripts/transfer_train.py, then scripts/transfer_eval.py")
+    with np.load(p) as f:
+        out = {k: f[k] for k in f.files if k != "meta"}
+        out["meta"] = json.loads(str(f["meta"]))
+    return out
+
+
+def trained_scheme(model_name: str) -> str | None:
+    """``"ao"`` or ``"mo"`` for a model trained on that scheme's atomic energies, ``None`` for totals only."""
+    tail = model_name.rsplit("-", 1)[-1]
+    return tail if tail in ("ao", "mo") else None
+
+
+def error_tables(results: dict, smiles: dict[str, str] | None = None) -> dict[str, list[dict]]:
+    """Transfer errors of every model on both sets, as lists of row dicts.
+
+    ``"summary"``: per model and set, total-energy MAE (meV and meV/atom) and the MAE of its predicted
+    atomic energies (meV) against each scheme. ``"element"``: per model, set and element, the
+    atomic-energy MAE (meV) against the model's own scheme (MO for the total-only models, whose
+    atomic energies are unconstrained). ``"group"`` (when ``smiles`` maps ``mol_id`` to SMILES): per
+    functional group, set and model, the total-energy MAE per atom (meV/atom) of the molecules that
+    contain the group, and the atomic-energy MAE (meV) of the group's atoms.
+    """
+    from ase.data import chemical_symbols
+
+    models = list(results["meta"]["models"])
+    out: dict[str, list[dict]] = {"summary": [], "element": [], "group": []}
+    for tag in ("small", "large"):
+        off, z = results[f"{tag}_offsets"], results[f"{tag}_numbers"]
+        n_atoms = np.diff(off)
+        ref_e = results[f"{tag}_energy"]
+        groups = None
+        if smiles is not None:
+            groups = [functional_groups(smiles[str(m)], int(n)) for m, n in zip(results[f"{tag}_mol_id"], n_atoms)]
+        for name in models:
+            de = results[f"{tag}_{name}_energy"] - ref_e
+            pa = results[f"{tag}_{name}_atomic"].astype(float)
+            own = trained_scheme(name) or "mo"
+            row = {"model": name, "set": tag, "n_molecules": len(ref_e), "energy_mae_meV": 1000 * np.mean(np.abs(de)),
+                   "energy_mae_meV_per_atom": 1000 * np.mean(np.abs(de) / n_atoms)}
+            for s in SCHEME_KEYS:
+                row[f"atomic_mae_meV_{s}"] = 1000 * np.mean(np.abs(pa - results[f"{tag}_{s}"]))
+            out["summary"].append(row)
+            da = np.abs(pa - results[f"{tag}_{own}"])
+            for el in np.unique(z):
+                out["element"].append({"model": name, "set": tag, "element": chemical_symbols[el], "scheme": own,
+                                       "n_atoms": int((z == el).sum()), "atomic_mae_meV": 1000 * da[z == el].mean()})
+            if groups is not None:
+                for g in FUNCTIONAL_GROUPS:
+                    mols = np.array([k for k, gr in enumerate(groups) if g in gr], dtype=int)
+                    if len(mols) == 0:
+                        continue
+                    atoms = np.concatenate([off[k] + groups[k][g] for k in mols])
+                    out["group"].append({"group": g, "set": tag, "model": name, "n_molecules": len(mols),
+                                         "n_atoms": len(atoms), "scheme": own,
+                                         "energy_mae_meV_per_atom": 1000 * np.mean(np.abs(de[mols]) / n_atoms[mols]),
+                                         "atomic_mae_meV": 1000 * da[atoms].mean()})
+    return out
+
+
+def hydrogen_energies(partition: str | Path = "data/partition/nci-small-hf-sto-3g.npz") -> dict[str, np.ndarray]:
+    """Every hydrogen of a partition file with its bonding partner and its relative atomic energy in
+    each scheme (``ao``, ``mo``; ``xtb``: GFN2-xTB atom-resolved energy minus the free xTB atom), eV."""
+    from ase.db import connect
+
+    from xailib.datasets import db_path
+    from xailib.descriptors import hydrogen_partners
+
+    part = load_partition(partition)
+    src = connect(str(db_path(part["meta"]["dataset"])))
+    refs = src.metadata["atomrefs"]
+    xtb_ref = np.asarray((json.loads(refs) if isinstance(refs, str) else refs)["energy"])
+    partner, ao, mo, xtb = [], [], [], []
+    off = part["offsets"]
+    for k, frame in enumerate(part["frame"]):
+        row = src.get(id=int(frame) + 1)
+        atoms = row.toatoms()
+        h = np.flatnonzero(atoms.numbers == 1)
+        p = hydrogen_partners(atoms)
+        partner += [p[i] for i in h]
+        ao.append(part["ao_relative"][off[k]:off[k + 1]][h])
+        mo.append(part["mo_relative"][off[k]:off[k + 1]][h])
+        xtb.append(np.asarray(row.data["atomic_energies"])[h] - xtb_ref[1])
+    return {"partner": np.array(partner, dtype=object), "ao": np.concatenate(ao), "mo": np.concatenate(mo),
+            "xtb": np.concatenate(xtb)}
+
+
+def markdown_table(rows: Sequence[dict], columns: Sequence[str], formats: dict[str, str] | None = None) -> str:
+    """A Markdown table of row dicts (``formats``: column -> format spec, e.g. ``".1f"``)."""
+    formats = formats or {}
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        lines.append("| " + " | ".join(format(r[c], formats.get(c, "")) if c in r else "" for c in columns) + " |")
+    return "\n".join(lines)
