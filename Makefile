@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCHNETPACK := schnetpack==2.2.0
 
-.PHONY: venv book test test-fast data data-verify models bench-relevance clean clean-book
+.PHONY: venv book test test-fast data data-verify models bench-relevance transfer clean clean-book
 
 venv: $(STAMP)
 
@@ -51,3 +51,10 @@ models: $(STAMP)
 # Relevance engine speed: fast exact walks and n-body terms vs the brute-force reference (2 threads).
 bench-relevance: $(STAMP)
 	OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(PY) benchmarks/bench_relevance.py --threads 2
+
+# Chapters 08-09 (transferability): adversarial-validation cache, the six atomic-energy models of
+# configs/transfer/ (weights to data/transfer/models/, not committed; <= 4 min each) and their results.
+transfer: $(STAMP)
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/transfer_adversarial.py
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/transfer_train.py configs/transfer/*.yaml
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/transfer_eval.py
