@@ -47,7 +47,8 @@ def main() -> Path:
         for k, v in ref.items():
             arrays[f"{tag}_{k}"] = v.astype(np.float32) if k in ("ao", "mo", "xtb") else v
     models = {}
-    for name in MODEL_NAMES:
+    present = [n for n in MODEL_NAMES if (root / "data" / "transfer" / "models" / n / "config.json").exists()]
+    for name in present:
         folder = root / "data" / "transfer" / "models" / name
         model = load_model(folder)
         for tag, db, idx in (("small", small_db, test), ("large", large_db, None)):
@@ -61,7 +62,7 @@ def main() -> Path:
                         "metrics": {k: metrics[k] for k in metrics if k in (
                             "epochs", "best_epoch", "training_wall_time_s", "n_train", "n_val", "n_parameters",
                             "energy_mae_meV", "energy_mae_meV_per_atom")}}
-    meta = {"models": models, "sets": {"small": "nci-small test molecules (relaxed structures), HF/STO-3G",
+    meta = {"models": models, "missing_models": [n for n in MODEL_NAMES if n not in present], "sets": {"small": "nci-small test molecules (relaxed structures), HF/STO-3G",
                                         "large": "nci-large partitioned subset (relaxed structures), HF/STO-3G"},
             "units": "eV", "command": "PYTHONPATH=. python scripts/transfer_eval.py",
             "wall_time_s": round(time.perf_counter() - start, 1), "schnetpack": schnetpack.__version__,
