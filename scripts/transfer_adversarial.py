@@ -12,8 +12,9 @@ Writes ``data/transfer/adversarial.npz`` (read by book/08_adversarial_validation
   environment label (element and its bonded neighbours, e.g. ``C(CHHO)``) as an index into
   ``meta["env_labels"]``;
 * ``err_<model>_<set>``: energy error (eV, predicted minus reference) per frame of the shipped
-  ``data/models/nci-small-energy-<model>`` on the nci-small test frames and on all nci-large frames,
-  ``fmae_<model>_<set>`` the force MAE per frame (eV/Angstrom), ``frames_<set>`` the frame indices;
+  ``data/models/nci-small-energy-<model>`` on the nci-small test frames and on all nci-large frames
+  (float16), ``fmae_<model>_<set>`` the force MAE per frame (eV/Angstrom, float16), ``frames_small`` the
+  nci-small test frames (nci-large: all frames in database order);
 * ``meta`` (JSON): top features of each validation, settings, command, versions, wall time.
 
     PYTHONPATH=. /work/wt/cpu python scripts/transfer_adversarial.py     # about 5 min on one core
@@ -110,15 +111,16 @@ def main() -> Path:
     # errors of the shipped nci-small models
     test = load_split("nci-small")["test_idx"]
     for n, tag, idx in (("nci-small", "small", test), ("nci-large", "large", np.arange(len(fr["nci-large"])))):
-        out[f"frames_{tag}"] = idx
+        if tag == "small":  # (nci-large: every frame, in database order)
+            out["frames_small"] = idx
         for arch in ("schnet", "painn"):
             t0 = time.perf_counter()
             model = load_model(Path(repo_root()) / "data" / "models" / f"nci-small-energy-{arch}")
             r = evaluate(model, db_path(n), idx, return_predictions=True)["predictions"]
-            out[f"err_{arch}_{tag}"] = r["energy"]["pred"] - r["energy"]["ref"]
+            out[f"err_{arch}_{tag}"] = (r["energy"]["pred"] - r["energy"]["ref"]).astype(np.float16)
             fe = np.abs(r["forces"]["pred"] - r["forces"]["ref"]).mean(axis=1)
             split = np.cumsum(r["n_atoms"])[:-1]
-            out[f"fmae_{arch}_{tag}"] = np.array([x.mean() for x in np.split(fe, split)], dtype=np.float32)
+            out[f"fmae_{arch}_{tag}"] = np.array([x.mean() for x in np.split(fe, split)], dtype=np.float16)
             print(f"{arch} on {n}: {len(idx)} frames in {time.perf_counter() - t0:.0f} s", flush=True)
 
     meta.update(command="PYTHONPATH=. python scripts/transfer_adversarial.py", wall_time_s=round(time.perf_counter() - start, 1),

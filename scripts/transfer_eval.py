@@ -3,7 +3,9 @@
 Writes ``data/transfer/results.npz``: per set (``small``: the nci-small test molecules, ``large``:
 the partitioned nci-large subset) the references of :func:`xailib.transfer.reference_table`
 (``<set>_energy``, ``<set>_numbers``, ``<set>_offsets``, ``<set>_mol_id``, ``<set>_ao`` ...) and per model
-``<set>_<model>_energy`` (float64, eV) and ``<set>_<model>_atomic`` (float32, eV); ``meta`` (JSON):
+``<set>_<model>_energy`` (float64, eV) and ``<set>_<model>_atomic_minus_<scheme>`` (float16, eV: the
+predicted atomic energies minus the reference of the model's scheme, MO for the total-only models;
+:func:`xailib.transfer.load_results` adds them back as ``<set>_<model>_atomic``); ``meta`` (JSON):
 models with their configs, loss weights and training metrics, the command, versions and wall time.
 Tables are computed from it by :func:`xailib.transfer.error_tables`.
 
@@ -23,7 +25,7 @@ import numpy as np
 from xailib import repo_root
 from xailib.models import load_model
 from xailib.training import read_split
-from xailib.transfer import MODEL_NAMES, predict, reference_table, transfer_db
+from xailib.transfer import MODEL_NAMES, predict, reference_table, trained_scheme, transfer_db
 
 
 def main() -> Path:
@@ -54,7 +56,8 @@ def main() -> Path:
         for tag, db, idx in (("small", small_db, test), ("large", large_db, None)):
             e, a = predict(model, db, idx)
             arrays[f"{tag}_{name}_energy"] = e
-            arrays[f"{tag}_{name}_atomic"] = a.astype(np.float32)
+            own = trained_scheme(name) or "mo"  # stored as the difference from a reference (float16 is enough)
+            arrays[f"{tag}_{name}_atomic_minus_{own}"] = (a - arrays[f"{tag}_{own}"]).astype(np.float16)
         tc = json.loads((folder / "train_config.json").read_text())
         metrics = json.loads((folder / "metrics.json").read_text())
         models[name] = {"model": tc["model"], "loss_weights": tc["loss_weights"], "lr": tc["lr"],

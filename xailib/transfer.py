@@ -242,6 +242,9 @@ def load_results(path: str | Path = "data/transfer/results.npz") -> dict:
     with np.load(p) as f:
         out = {k: f[k] for k in f.files if k != "meta"}
         out["meta"] = json.loads(str(f["meta"]))
+    for key in [k for k in out if "_atomic_minus_" in k]:  # predicted atomic energies = reference + stored difference
+        head, scheme = key.split("_atomic_minus_")
+        out[f"{head}_atomic"] = out[f"{head.split('_', 1)[0]}_{scheme}"].astype(float) + out.pop(key).astype(float)
     return out
 
 
