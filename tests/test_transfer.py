@@ -118,3 +118,16 @@ def test_error_tables_on_known_errors():
 def test_markdown_table():
     text = markdown_table([{"a": 1.234, "b": "x"}], ["a", "b"], {"a": ".1f"})
     assert text.splitlines() == ["| a | b |", "|---|---|", "| 1.2 | x |"]
+
+
+def test_load_results_restores_atomic_predictions(tmp_path):
+    from xailib.transfer import load_results
+
+    ref = np.array([-1.5, 0.25, 3.0], dtype=np.float32)
+    diff = np.array([0.125, -0.5, 0.0], dtype=np.float16)
+    path = tmp_path / "r.npz"
+    np.savez(path, meta=json.dumps({"models": {"transfer-painn-mo": {}}}), large_mo=ref,
+             **{"large_transfer-painn-mo_atomic_minus_mo": diff})
+    res = load_results(path)
+    np.testing.assert_array_equal(res["large_transfer-painn-mo_atomic"], [-1.375, -0.25, 3.0])
+    assert not any("_minus_" in k for k in res)
