@@ -38,6 +38,21 @@ def test_frames(molecule: str, n: int, seed: int) -> tuple[list, np.ndarray]:
         return [db.get_atoms(id=int(i) + 1) for i in pick], pick
 
 
+def training_config_difference(name: str, architecture: str, molecule: str) -> dict:
+    """How the training config ``configs/**/<name>.yaml`` differs from the shipped base
+    ``configs/md17-<molecule>-<architecture>.yaml`` (empty for the base, None if no config is found)."""
+    import yaml
+
+    from xailib.md_metrics import config_difference
+
+    root = Path(__file__).resolve().parent.parent / "configs"
+    found = sorted(root.rglob(f"{name}.yaml"))
+    base = root / f"md17-{molecule}-{architecture}.yaml"
+    if not found or not base.exists():
+        return None
+    return config_difference(yaml.safe_load(base.read_text()), yaml.safe_load(found[0].read_text()))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("molecule")
@@ -66,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
         metrics["wall_time_s"] = round(time.perf_counter() - t0, 1)
         metrics["folder"] = str(folder)
         metrics["config"] = json.loads((folder / "config.json").read_text())
+        metrics["differs_from_base"] = training_config_difference(folder.name, metrics["config"]["architecture"],
+                                                                  args.molecule)
         mfile = folder / "metrics.json"
         test = json.loads(mfile.read_text()) if mfile.exists() else {}
         metrics["test"] = {k: test.get(k) for k in ("energy_mae_meV", "forces_mae_meV_per_A", "energy_rmse_meV",

@@ -9,7 +9,13 @@ import pytest
 from scipy import stats
 
 from xailib.analysis import tables_from_nbody
-from xailib.md_metrics import metrics_from_tables, spearman_ci, time_to_failure
+from xailib.md_metrics import (
+    config_difference,
+    describe_difference,
+    metrics_from_tables,
+    spearman_ci,
+    time_to_failure,
+)
 
 
 def synthetic_tables(n_mol=4, exponent=3.0, seed=0):
@@ -108,3 +114,32 @@ def test_time_to_failure_counts_censored_runs_with_their_length(tmp_path):
     assert time_to_failure(path, statistic="mean")["ttf_ps"] == pytest.approx(24.4 / 5)
     with pytest.raises(ValueError, match="median"):
         time_to_failure(path, statistic="max")
+
+
+def test_config_difference_lists_changed_nested_settings_only():
+    base = {"name": "a", "model": {"cutoff": 5.0, "n_rbf": 20}, "n_train": 1000, "loss_weights": {"forces": 0.95}}
+    variant = {"name": "b", "out_dir": "x", "model": {"cutoff": 3.0, "n_rbf": 20}, "n_train": 1000,
+               "loss_weights": {"forces": 0.0}, "extra": 1}
+    diff = config_difference(base, variant)
+    assert diff == {"extra": [None, 1], "loss_weights.forces": [0.95, 0.0], "model.cutoff": [5.0, 3.0]}
+    assert describe_difference(diff) == "extra None -> 1; loss_weights.forces 0.95 -> 0.0; model.cutoff 5.0 -> 3.0"
+    assert describe_difference(config_difference(base, base)) == "(base)"
+
+
+def test_family_table_joins_runs_and_explanations(tmp_path):
+    from xailib.md_metrics import METRICS, correlations, family_table
+
+    entries = {}
+    for k, name in enumerate(["m-a", "m-b", "m-c", "m-d"]):
+        np.savez(tmp_path / f"{name}.npz", time_to_failure_fs=np.array([1000.0 * (k + 1)] * 3),
+                 stable=np.zeros(3, bool), reason=np.array(["bond"] * 3), meta=json.dumps({"run_ps": 10.0}))
+        entries[name] = {"config": {"architecture": "schnet"}, "differs_from_base": {"n_train": [1000, 10 ** k]},
+                         "test": {"energy_mae_meV": 10.0 - k, "forces_mae_meV_per_A": 5.0 * k},
+                         "decay_ci": [1.0, 2.0], **{m: float(k) for m in METRICS}}
+    np.savez(tmp_path / "xtb.npz", x=np.zeros(1))
+    (tmp_path / "explanations.json").write_text(json.dumps({"models": entries}))
+    rows = family_table(tmp_path)
+    assert [r["name"] for r in rows] == ["m-a", "m-b", "m-c", "m-d"]
+    assert rows[2]["ttf_ps"] == 3.0 and rows[2]["differs"] == "n_train 1000 -> 100" and rows[0]["reasons"] == {"bond": 3}
+    corr = correlations(rows, ["energy_mae_meV", "decay_n"], n_boot=200)
+    assert corr["energy_mae_meV"].rho == pytest.approx(-1.0) and corr["decay_n"].rho == pytest.approx(1.0)

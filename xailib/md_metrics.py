@@ -114,6 +114,29 @@ def time_to_failure(path: str | Path, *, statistic: str = "median") -> dict:
             "per_seed_ps": ttf.tolist(), "reasons": counts}
 
 
+def _flat(d: Mapping, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_difference(base: Mapping, variant: Mapping, *, ignore: Sequence[str] = ("name", "out_dir")) -> dict:
+    """Settings where a training config differs from its base: ``{"model.cutoff": [5.0, 3.0], ...}``
+    (nested keys joined by dots; a key missing on one side is ``None`` there)."""
+    a, b = _flat(base), _flat(variant)
+    return {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b))
+            if k not in ignore and a.get(k) != b.get(k)}
+
+
+def describe_difference(diff: Mapping) -> str:
+    """``config_difference`` as short text, e.g. ``"model.cutoff 5.0 -> 3.0; max_time_min 8 -> 6"``."""
+    return "; ".join(f"{k} {v[0]} -> {v[1]}" for k, v in diff.items()) or "(base)"
+
+
 @dataclass(frozen=True)
 class RankCorrelation:
     """Spearman's rho with a bootstrap percentile interval (``n_boot_used`` resamples had both
@@ -161,3 +184,37 @@ def spearman_ci(x, y, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0)
     lo, hi = (np.quantile(rho, [alpha, 1 - alpha]) if ok.any() else (np.nan, np.nan))
     return RankCorrelation(float(res.statistic), float(lo), float(hi), float(res.pvalue), len(x), int(ok.sum()),
                            float(level))
+
+
+def family_table(md_dir: str | Path, explanations: str | Path | None = None, *, statistic: str = "median",
+                 reference: str = "xtb") -> list[dict]:
+    """One row per model that has both an MD run file in ``md_dir`` and an entry in the explanations
+    JSON (default ``md_dir/explanations.json``): name, architecture, ``differs``, test errors,
+    the :func:`time_to_failure` summary and the explanation metrics. Sorted by name."""
+    md_dir = Path(md_dir)
+    explanations = Path(explanations) if explanations is not None else md_dir / "explanations.json"
+    if not explanations.exists():
+        raise FileNotFoundError(f"{explanations} is missing; run scripts/md_explanations.py")
+    entries = json.loads(explanations.read_text())["models"]
+    rows = []
+    for path in sorted(md_dir.glob("*.npz")):
+        name = path.stem
+        if name == reference or name not in entries:
+            continue
+        e = entries[name]
+        row = {"name": name, "architecture": e["config"]["architecture"],
+               "differs": describe_difference(e["differs_from_base"]) if e.get("differs_from_base") is not None
+               else "?", "energy_mae_meV": e["test"]["energy_mae_meV"],
+               "forces_mae_meV_per_A": e["test"]["forces_mae_meV_per_A"]}
+        row.update(time_to_failure(path, statistic=statistic))
+        row.update({k: e[k] for k in METRICS})
+        row["decay_ci"] = e["decay_ci"]
+        rows.append(row)
+    return rows
+
+
+def correlations(rows: Sequence[Mapping], columns: Sequence[str], *, target: str = "ttf_ps", n_boot: int = 2000,
+                 level: float = 0.95, seed: int = 0) -> dict[str, RankCorrelation]:
+    """:func:`spearman_ci` between each column of ``rows`` and ``target`` (same seed for each)."""
+    y = [r[target] for r in rows]
+    return {c: spearman_ci([r[c] for r in rows], y, n_boot=n_boot, level=level, seed=seed) for c in columns}
