@@ -143,3 +143,19 @@ def test_family_table_joins_runs_and_explanations(tmp_path):
     assert rows[2]["ttf_ps"] == 3.0 and rows[2]["differs"] == "n_train 1000 -> 100" and rows[0]["reasons"] == {"bond": 3}
     corr = correlations(rows, ["energy_mae_meV", "decay_n"], n_boot=200)
     assert corr["energy_mae_meV"].rho == pytest.approx(-1.0) and corr["decay_n"].rho == pytest.approx(1.0)
+
+
+def test_histogram_w1_is_the_shift_between_shifted_distributions():
+    from scipy.stats import wasserstein_distance
+
+    from xailib.md_metrics import histogram_w1
+
+    edges = np.linspace(0.0, 3.0, 301)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(1.2, 0.05, 5000), rng.normal(1.5, 0.1, 3000)
+    ha, hb = np.histogram(x, edges)[0], np.histogram(y, edges)[0]
+    w = histogram_w1(ha, hb, edges)
+    assert w == pytest.approx(wasserstein_distance(x, y), abs=0.01)  # within a bin width
+    assert histogram_w1(ha, ha, edges) == 0.0
+    with pytest.raises(ValueError, match="empty"):
+        histogram_w1(np.zeros(300), hb, edges)

@@ -218,3 +218,15 @@ def correlations(rows: Sequence[Mapping], columns: Sequence[str], *, target: str
     """:func:`spearman_ci` between each column of ``rows`` and ``target`` (same seed for each)."""
     y = [r[target] for r in rows]
     return {c: spearman_ci([r[c] for r in rows], y, n_boot=n_boot, level=level, seed=seed) for c in columns}
+
+
+def histogram_w1(counts_a, counts_b, edges) -> float:
+    """Wasserstein-1 distance (Angstrom) between two distributions given as histograms on the same
+    ``edges``: the integral of ``|CDF_a - CDF_b|`` (each histogram normalised to one)."""
+    a, b, edges = np.asarray(counts_a, float), np.asarray(counts_b, float), np.asarray(edges, float)
+    if a.shape != b.shape or a.ndim != 1 or len(edges) != len(a) + 1:
+        raise ValueError("counts must be 1-D of one length and edges one longer")
+    if a.sum() <= 0 or b.sum() <= 0:
+        raise ValueError("an empty histogram has no distribution")
+    cdf = np.cumsum(a / a.sum()) - np.cumsum(b / b.sum())
+    return float(np.sum(np.abs(cdf) * np.diff(edges)))
