@@ -43,6 +43,7 @@ def test_md_stability_script_writes_the_documented_format(tmp_path):
     assert d["snapshots"].shape == (2, 3, n_atoms, 3)
     # the first snapshot is the reference structure (the MD starts there)
     np.testing.assert_allclose(d["snapshots"][:, 0], np.broadcast_to(d["reference_positions"], (2, n_atoms, 3)), atol=1e-5)
+    assert d["last_positions"].shape == (2, n_atoms, 3) and np.isfinite(d["last_positions"]).all()
     # histograms count every recorded frame: all pairs, and one row per reference bond
     assert d["pair_hist"].sum() == 2 * n_rec * n_atoms * (n_atoms - 1) // 2
     assert d["bond_hist"].shape == (len(d["bonds"]), len(d["bond_edges"]) - 1)
