@@ -143,6 +143,9 @@ def test_family_table_joins_runs_and_explanations(tmp_path):
     assert rows[2]["ttf_ps"] == 3.0 and rows[2]["differs"] == "n_train 1000 -> 100" and rows[0]["reasons"] == {"bond": 3}
     corr = correlations(rows, ["energy_mae_meV", "decay_n"], n_boot=200)
     assert corr["energy_mae_meV"].rho == pytest.approx(-1.0) and corr["decay_n"].rho == pytest.approx(1.0)
+    for r in rows:
+        r["const"] = 1.0
+    assert np.isnan(correlations(rows, ["const"], n_boot=10)["const"].rho)
 
 
 def test_histogram_w1_is_the_shift_between_shifted_distributions():

@@ -215,9 +215,17 @@ def family_table(md_dir: str | Path, explanations: str | Path | None = None, *, 
 
 def correlations(rows: Sequence[Mapping], columns: Sequence[str], *, target: str = "ttf_ps", n_boot: int = 2000,
                  level: float = 0.95, seed: int = 0) -> dict[str, RankCorrelation]:
-    """:func:`spearman_ci` between each column of ``rows`` and ``target`` (same seed for each)."""
-    y = [r[target] for r in rows]
-    return {c: spearman_ci([r[c] for r in rows], y, n_boot=n_boot, level=level, seed=seed) for c in columns}
+    """:func:`spearman_ci` between each column of ``rows`` and ``target`` (same seed for each); a
+    column that is constant over the models, or a constant target, gives NaNs instead of an error."""
+    y = np.array([r[target] for r in rows], dtype=float)
+    out = {}
+    for c in columns:
+        x = np.array([r[c] for r in rows], dtype=float)
+        if np.ptp(x) == 0 or np.ptp(y) == 0:
+            out[c] = RankCorrelation(np.nan, np.nan, np.nan, np.nan, len(x), 0, float(level))
+        else:
+            out[c] = spearman_ci(x, y, n_boot=n_boot, level=level, seed=seed)
+    return out
 
 
 def histogram_w1(counts_a, counts_b, edges) -> float:
