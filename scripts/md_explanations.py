@@ -63,11 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default=None, help="default data/md/<molecule>/explanations.json")
     args = ap.parse_args(argv)
 
-    import schnetpack
-    import torch
-
     import xailib
-    from xailib.md_metrics import DECAY_WINDOW_A, SHORT_RANGE_A, explanation_metrics
+    from xailib.md_metrics import explanation_metrics
     from xailib.models import load_model
 
     xailib.set_seed(args.seed)
@@ -77,7 +74,12 @@ def main(argv: list[str] | None = None) -> None:
     for spec in args.models:
         folder = Path(spec)
         t0 = time.perf_counter()
-        metrics = explanation_metrics(load_model(folder), frames, rule=args.rule, progress=False)
+        try:
+            model = load_model(folder)
+        except Exception as err:  # e.g. a model of a branch whose config keys this checkout does not know
+            print(f"skipped {folder}: cannot load it ({err})", flush=True)
+            continue
+        metrics = explanation_metrics(model, frames, rule=args.rule, progress=False)
         metrics["wall_time_s"] = round(time.perf_counter() - t0, 1)
         metrics["folder"] = str(folder)
         metrics["config"] = json.loads((folder / "config.json").read_text())
@@ -90,6 +92,17 @@ def main(argv: list[str] | None = None) -> None:
                                                       "training_wall_time_s")}
         cache["models"][folder.name] = metrics
         print(f"{folder.name}: {({k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)})}", flush=True)
+        write(out, cache, args, frames, idx)  # after every model, so a later failure loses nothing
+    write(out, cache, args, frames, idx)
+    print(f"-> {out}")
+
+
+def write(out: Path, cache: dict, args, frames, idx) -> None:
+    import schnetpack
+    import torch
+
+    from xailib.md_metrics import DECAY_WINDOW_A, SHORT_RANGE_A
+
     cache["meta"] = {
         "molecule": args.molecule, "n_frames": len(frames), "seed": args.seed, "rule": args.rule,
         "frames_db_index": idx.tolist(), "short_range_A": SHORT_RANGE_A, "decay_window_A": list(DECAY_WINDOW_A),
@@ -99,7 +112,6 @@ def main(argv: list[str] | None = None) -> None:
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
-    print(f"-> {out}")
 
 
 if __name__ == "__main__":
