@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCHNETPACK := schnetpack==2.2.0
 
-.PHONY: venv book test test-fast data data-verify models bench-relevance transfer clean clean-book
+.PHONY: venv book test test-fast data data-verify models md bench-relevance transfer clean clean-book
 
 venv: $(STAMP)
 
@@ -47,6 +47,15 @@ data-verify: $(STAMP)
 # Retrain every shipped model under data/models/ from configs/ (CPU, one at a time; ~8 min each).
 models: $(STAMP)
 	PYTHON=$(abspath $(PY)) scripts/train_all.sh
+
+# MD-stability study of ethanol (chapter 07), in order: train the family (data/md/models/, ~6 min each), 500 K
+# MD of GFN2-xTB and of every model (5 seeds x 10 ps, ~1.5-2 min per run), explanation metrics (~1 min per
+# model); results in data/md/ethanol/. Extra model folders (e.g. data/poly/models/ethanol-*) are picked up.
+MD_MODELS = data/models/md17-ethanol-schnet data/models/md17-ethanol-painn data/md/models/* $$(ls -d data/poly/models/ethanol-* 2>/dev/null)
+md: $(STAMP)
+	PYTHON=$(abspath $(PY)) scripts/md_family.sh
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/md_stability.py ethanol xtb $(MD_MODELS)
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/md_explanations.py ethanol $(MD_MODELS)
 
 # Relevance engine speed: fast exact walks and n-body terms vs the brute-force reference (2 threads).
 bench-relevance: $(STAMP)

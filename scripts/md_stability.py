@@ -13,7 +13,8 @@ Output ``data/md/<molecule>/<model name>.npz`` (``xtb`` for the reference):
 ``seed``, ``stable``, ``time_to_failure_fs`` (run length where stable), ``reason`` ('' where stable),
 ``details`` (JSON per seed); per seed and recorded frame (every ``--record-fs``, NaN after a failure)
 ``time_fs``, ``temperature_K``, ``potential_energy`` (eV); ``snapshots`` (positions every
-``--snapshot-fs``, NaN-padded); ``numbers``, ``reference_positions``; distance histograms over all
+``--snapshot-fs``, NaN-padded); ``last_positions`` (per seed, the last recorded frame: the failing one
+where a run failed); ``numbers``, ``reference_positions``; distance histograms over all
 recorded frames of all seeds: ``pair_hist`` (all pairs, edges ``pair_edges``) and ``bond_hist`` (one
 row per reference bond ``bonds``, edges ``bond_edges``); ``meta`` (JSON: settings, model metrics and
 config, wall time, versions, command).
@@ -81,6 +82,7 @@ def run(molecule: str, spec: str, *, seeds: list[int], ps: float, timestep_fs: f
     nan = np.full((len(seeds), n_rec), np.nan)
     times, temps, epots = nan.copy(), nan.copy(), nan.copy()
     snaps = np.full((len(seeds), n_snap, len(ref), 3), np.nan, dtype=np.float32)
+    last = np.full((len(seeds), len(ref), 3), np.nan, dtype=np.float32)
     pair_hist = np.zeros(len(PAIR_EDGES) - 1, dtype=np.int64)
     bond_hist = np.zeros((len(bonds), len(BOND_EDGES) - 1), dtype=np.int64)
     stable, ttf, reasons, details, walls = [], [], [], [], []
@@ -94,6 +96,7 @@ def run(molecule: str, spec: str, *, seeds: list[int], ps: float, timestep_fs: f
         times[s, :k], temps[s, :k], epots[s, :k] = res.time_fs, res.temperature_K, res.potential_energy
         for j in range(0, k, snap_every):
             snaps[s, j // snap_every] = res.frames[j].positions
+        last[s] = res.frames[-1].positions
         pos = np.stack([f.positions for f in res.frames])
         dist = np.linalg.norm(pos[:, :, None] - pos[:, None], axis=-1)
         pair_hist += np.histogram(dist[:, iu[0], iu[1]], PAIR_EDGES)[0]
@@ -116,7 +119,7 @@ def run(molecule: str, spec: str, *, seeds: list[int], ps: float, timestep_fs: f
         out, seed=np.array(seeds), stable=np.array(stable), time_to_failure_fs=np.array(ttf),
         reason=np.array(reasons), details=np.array([json.dumps(d) for d in details]),
         time_fs=times.astype(np.float32), temperature_K=temps.astype(np.float32),
-        potential_energy=epots, snapshots=snaps, numbers=ref.numbers, reference_positions=ref.positions,
+        potential_energy=epots, snapshots=snaps, last_positions=last, numbers=ref.numbers, reference_positions=ref.positions,
         pair_hist=pair_hist, pair_edges=PAIR_EDGES, bond_hist=bond_hist, bonds=bonds, bond_edges=BOND_EDGES,
         meta=json.dumps(meta),
     )
