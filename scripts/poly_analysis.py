@@ -43,6 +43,7 @@ R_MAXES = [3.0, 3.5, 4.0, 4.5, 4.9]  # chapter 06 window scan
 EXTRA_WINDOWS = [(2.0, 6.5), (5.0, 6.5)]  # beyond the original cutoff, before the poly switch
 BINS = np.round(np.arange(0.8, 8.01, 0.2), 10)
 RELEVANCE_FILE = "relevance.npz"
+FILTER_GRID = np.round(np.arange(0.5, 8.51, 0.1), 10)
 
 
 def explain(models_dir: Path, names: list[str], force: bool) -> None:
@@ -112,13 +113,31 @@ def relevance_summary(path: Path) -> dict:
         if order == 2:
             entry["scan"] = {str(rm): _fit_dict(fit_power_law(t.distance, rel, WINDOW[0], rm)) for rm in R_MAXES}
         for lo, hi in EXTRA_WINDOWS:
-            if np.count_nonzero((t.distance >= lo) & (t.distance <= hi)) >= 100:
+            if t.distance.max() >= hi - 0.5:  # only models with terms out there (not the 5 A cutoff ones)
                 entry[f"power_{lo}-{hi}"] = _fit_dict(fit_power_law(t.distance, rel, lo, hi))
         out["orders"][str(order)] = entry
     out["shares"] = manybody_shares(tables, res.remainder)
     by_d = manybody_shares_by_distance(tables, BINS)
     out["shares_by_distance"] = {k: _clean(v) for k, v in by_d.items()}
     return out
+
+
+def filter_profile(folder: Path, grid: np.ndarray) -> list[list[float]]:
+    """Mean |W_t(r)| over the features of each interaction's radial filter, envelope included."""
+    import torch
+
+    from xailib.models import load_model
+
+    rep = load_model(folder).representation
+    d = torch.tensor(grid, dtype=torch.float32)
+    with torch.no_grad():
+        env = rep.cutoff_fn(d)[:, None]
+        if hasattr(rep, "filter_net"):  # PaiNN: one network, 3 * n_atom_basis filters per interaction
+            w = rep.filter_net(rep.radial_basis(d)) * env
+            parts = torch.split(w, 3 * rep.n_atom_basis, dim=-1)
+        else:  # SchNet: one filter network per interaction
+            parts = [inter.filter_network(rep.radial_basis(d)) * env for inter in rep.interactions]
+        return [p.abs().mean(-1).tolist() for p in parts]
 
 
 def md_summary(path: Path) -> dict:
@@ -151,6 +170,8 @@ def summarise(models_dir: Path, out: Path) -> dict:
             path = (ROOT / "data" / "relevance" / f"{name}.npz") if kind == "shipped" else folder / name / RELEVANCE_FILE
             print(f"{name}: {path}", flush=True)
             result["relevance"][name] = relevance_summary(path)
+            result.setdefault("filters", {})[name] = filter_profile((shipped if kind == "shipped" else folder) / name,
+                                                                    FILTER_GRID)
         for names, folder in ((SHIPPED_NCI, shipped), (POLY_NCI, models_dir), (SHIPPED_ETHANOL, shipped),
                               (POLY_ETHANOL, models_dir)):
             result["metrics"][names[arch]] = metrics(folder / names[arch])
@@ -160,11 +181,13 @@ def summarise(models_dir: Path, out: Path) -> dict:
                 result["md"][names[arch]] = md_summary(md)
             else:
                 print(f"no MD results {md} (run scripts/md_stability.py first)", flush=True)
-    poly_cfg = json.loads((models_dir / POLY_NCI["SchNet"] / "config.json").read_text())
+    from xailib.models import ModelConfig
+
+    poly_cfg = ModelConfig.from_dict(json.loads((models_dir / POLY_NCI["SchNet"] / "config.json").read_text())).to_dict()
     result["meta"] = {
         "command": "python scripts/poly_analysis.py " + " ".join(sys.argv[1:]),
         "window": list(WINDOW), "r_maxes": R_MAXES, "extra_windows": [list(w) for w in EXTRA_WINDOWS],
-        "bins": BINS.tolist(), "normalise": "total_abs", "rule": "gi",
+        "bins": BINS.tolist(), "filter_grid": FILTER_GRID.tolist(), "normalise": "total_abs", "rule": "gi",
         "poly_config": {k: poly_cfg[k] for k in ("cutoff", "envelope", "envelope_power", "envelope_r0",
                                                  "envelope_width", "rbf_cutoff", "n_rbf")},
         "wall_s": round(time.perf_counter() - start, 1), "versions": {
