@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCHNETPACK := schnetpack==2.2.0
 
-.PHONY: venv book test test-fast data data-verify models bench-relevance clean clean-book
+.PHONY: venv book test test-fast data data-verify models bench-relevance clean clean-book poly
 
 venv: $(STAMP)
 
@@ -51,3 +51,11 @@ models: $(STAMP)
 # Relevance engine speed: fast exact walks and n-body terms vs the brute-force reference (2 threads).
 bench-relevance: $(STAMP)
 	OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(PY) benchmarks/bench_relevance.py --threads 2
+
+# Chapter 10: the polynomial-envelope variants (configs/poly/, weights to data/poly/models/, not committed),
+# their ethanol MD runs and relevances, then data/poly/results.json (about 1.5 h on one core).
+poly: $(STAMP)
+	for c in configs/poly/*.yaml; do OMP_NUM_THREADS=1 $(PY) -m xailib train --config $$c --out data/poly/models/$$(basename $$c .yaml) || exit 1; done
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/md_stability.py ethanol data/poly/models/ethanol-schnet-poly data/poly/models/ethanol-painn-poly
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/poly_analysis.py explain --models-dir data/poly/models
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/poly_analysis.py summarise --models-dir data/poly/models

@@ -76,7 +76,7 @@ def explain(models_dir: Path, names: list[str], force: bool) -> None:
 
 
 def _fit_dict(fit) -> dict:
-    return {"n": fit.n, "ci": list(fit.ci), "amplitude": fit.amplitude, "r2": fit.r2, "rmse_log": fit.rmse_log,
+    return {"kind": fit.kind, "n": fit.n, "ci": list(fit.ci), "amplitude": fit.amplitude, "r2": fit.r2, "rmse_log": fit.rmse_log,
             "count": fit.count}
 
 
