@@ -169,18 +169,26 @@ def summarise(models_dir: Path, out: Path) -> dict:
             name = names[arch]
             path = (ROOT / "data" / "relevance" / f"{name}.npz") if kind == "shipped" else folder / name / RELEVANCE_FILE
             print(f"{name}: {path}", flush=True)
+            if not path.exists():
+                print(f"  missing: {path} (train and explain it first); left out", flush=True)
+                result.setdefault("missing", []).append(name)
+                continue
             result["relevance"][name] = relevance_summary(path)
             result.setdefault("filters", {})[name] = filter_profile((shipped if kind == "shipped" else folder) / name,
                                                                     FILTER_GRID)
         for names, folder in ((SHIPPED_NCI, shipped), (POLY_NCI, models_dir), (SHIPPED_ETHANOL, shipped),
                               (POLY_ETHANOL, models_dir)):
-            result["metrics"][names[arch]] = metrics(folder / names[arch])
+            if (folder / names[arch] / "metrics.json").exists():
+                result["metrics"][names[arch]] = metrics(folder / names[arch])
+            else:
+                result.setdefault("missing", []).append(names[arch])
         for names in (SHIPPED_ETHANOL, POLY_ETHANOL):
             md = ROOT / "data" / "md" / "ethanol" / f"{names[arch]}.npz"
             if md.exists():
                 result["md"][names[arch]] = md_summary(md)
             else:
                 print(f"no MD results {md} (run scripts/md_stability.py first)", flush=True)
+                result.setdefault("missing", []).append(f"md/{names[arch]}")
     from xailib.models import ModelConfig
 
     poly_cfg = ModelConfig.from_dict(json.loads((models_dir / POLY_NCI["SchNet"] / "config.json").read_text())).to_dict()
