@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCHNETPACK := schnetpack==2.2.0
 
-.PHONY: venv book test test-fast data data-verify models md bench-relevance transfer clean clean-book
+.PHONY: venv book test test-fast data data-verify models md bench-relevance transfer poly clean clean-book
 
 venv: $(STAMP)
 
@@ -67,3 +67,11 @@ transfer: $(STAMP)
 	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/transfer_adversarial.py
 	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/transfer_train.py configs/transfer/*.yaml
 	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/transfer_eval.py
+
+# Chapter 10: the polynomial-envelope variants (configs/poly/, weights to data/poly/models/, not committed),
+# their ethanol MD runs and relevances, then data/poly/results.json (about 1.5 h on one core).
+poly: $(STAMP)
+	for c in configs/poly/*.yaml; do OMP_NUM_THREADS=1 $(PY) -m xailib train --config $$c --out data/poly/models/$$(basename $$c .yaml) || exit 1; done
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/md_stability.py ethanol data/poly/models/ethanol-schnet-poly data/poly/models/ethanol-painn-poly
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/poly_analysis.py explain --models-dir data/poly/models
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/poly_analysis.py summarise --models-dir data/poly/models

@@ -12,13 +12,22 @@ def potential(arch: str = "schnet", n_interactions: int = 2, width: int = 8, *, 
               extra_heads: int = 0):
     """A random schnetpack NeuralNetworkPotential (SchNet or PaiNN) with an Atomwise ``energy`` head.
 
-    Weights are schnetpack's initialisation plus noise; biases (zero at initialisation) are set to
+    ``arch`` ``"schnet-poly"`` / ``"painn-poly"``: the same with :class:`xailib.envelopes.PolynomialEnvelope`
+    (``r0 = 1.5``, switch on ``[cutoff - 1, cutoff]``) instead of the cosine cutoff, and the radial basis on
+    ``[0, cutoff - 1]``, as in the ``envelope: poly`` models. Weights are schnetpack's initialisation plus noise; biases (zero at initialisation) are set to
     random values of scale ``bias_scale`` so that bias handling of the rules is exercised.
     """
     import schnetpack as spk
 
     torch.manual_seed(seed)
-    rbf, cut = spk.nn.GaussianRBF(n_rbf=6, cutoff=cutoff), spk.nn.CosineCutoff(cutoff)
+    arch, poly = arch.removesuffix("-poly"), arch.endswith("-poly")
+    if poly:
+        from xailib.envelopes import PolynomialEnvelope
+
+        switch = min(1.0, cutoff / 2)
+        rbf, cut = spk.nn.GaussianRBF(n_rbf=6, cutoff=cutoff - switch), PolynomialEnvelope(cutoff, 6.0, 1.5, switch)
+    else:
+        rbf, cut = spk.nn.GaussianRBF(n_rbf=6, cutoff=cutoff), spk.nn.CosineCutoff(cutoff)
     if arch == "schnet":
         rep = spk.representation.SchNet(n_atom_basis=width, n_interactions=n_interactions, radial_basis=rbf,
                                         cutoff_fn=cut)

@@ -72,7 +72,7 @@ def test_gi_rule_keeps_the_value_and_scales_the_gradient():
     torch.testing.assert_close(jac, (y / z)[:, None] * layer.weight.detach(), rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("arch", ["schnet", "painn"])
+@pytest.mark.parametrize("arch", ["schnet", "painn", "schnet-poly", "painn-poly"])
 @pytest.mark.parametrize("rule", ["gi", "gamma"])
 def test_rule_context_leaves_outputs_and_parameters_bit_identical(arch, rule):
     model = potential(arch, 2)

@@ -9,7 +9,9 @@ from scipy.spatial.transform import Rotation
 from xailib import lrp
 from xailib.lrp import adapters, rules
 
-CASES = [("schnet", "H2O", 3), ("schnet", "CH3CH2OH", 2), ("painn", "H2O", 3), ("painn", "CH3CH2OH", 2)]
+CASES = [("schnet", "H2O", 3), ("schnet", "CH3CH2OH", 2), ("painn", "H2O", 3), ("painn", "CH3CH2OH", 2),
+         ("schnet-poly", "CH3CH2OH", 2), ("painn-poly", "CH3CH2OH", 2)]  # -poly: polynomial envelope
+ARCHS = ["schnet", "painn", "schnet-poly", "painn-poly"]
 
 
 @pytest.mark.parametrize("rule", ["gi", "gamma"])
@@ -25,7 +27,7 @@ def test_fast_walks_equal_bruteforce_for_every_walk(arch, name, t, rule):
     np.testing.assert_allclose(res.R[tuple(walks.T)], ref, rtol=0, atol=1e-10 * max(1.0, scale))
 
 
-@pytest.mark.parametrize("arch", ["schnet", "painn"])
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("aggregation", ["sum", "avg"])
 def test_steps_reproduce_the_model_output(arch, aggregation):
     model, atoms = potential(arch, 3, aggregation=aggregation), mol("CH3CH2OH")
@@ -64,7 +66,7 @@ def test_walks_sum_to_gradient_x_input_of_schnetpacks_own_forward(rule):
     assert res.total == pytest.approx(expected, rel=1e-10, abs=1e-12)
 
 
-@pytest.mark.parametrize("arch", ["schnet", "painn"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_walks_sum_to_total_and_atoms(arch):
     model, atoms = potential(arch, 2), mol("CH3CH2OH")
     res = lrp.walk_relevances(model, atoms, rule="gamma")
@@ -74,15 +76,17 @@ def test_walks_sum_to_total_and_atoms(arch):
     assert atom.sum() == pytest.approx(res.total, rel=1e-12)
 
 
-def test_gi_with_zero_biases_conserves_the_output():
-    model, atoms = zero_biases(potential("schnet", 3)), mol("CH3CH2OH")
+@pytest.mark.parametrize("arch", ["schnet", "schnet-poly"])
+def test_gi_with_zero_biases_conserves_the_output(arch):
+    model, atoms = zero_biases(potential(arch, 3)), mol("CH3CH2OH")
     res = lrp.walk_relevances(model, atoms, rule="gi")
     assert abs(res.output) > 1e-3
     assert res.R.sum() == pytest.approx(res.output, rel=1e-12, abs=1e-12)
 
 
-def test_walks_off_the_cutoff_graph_are_exactly_zero():
-    model, atoms = potential("schnet", 2, cutoff=1.3), mol("CH3CH2OH")
+@pytest.mark.parametrize("arch", ["schnet", "schnet-poly"])
+def test_walks_off_the_cutoff_graph_are_exactly_zero(arch):
+    model, atoms = potential(arch, 2, cutoff=1.3), mol("CH3CH2OH")
     res = lrp.walk_relevances(model, atoms)
     adj = res.adjacency
     assert not adj.all()  # the small cutoff leaves non-neighbours
@@ -91,7 +95,7 @@ def test_walks_off_the_cutoff_graph_are_exactly_zero():
     assert np.abs(res.R[~off]).max() > 0
 
 
-@pytest.mark.parametrize("arch", ["schnet", "painn"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_invariant_under_rotation_and_translation(arch):
     model, atoms = potential(arch, 2), mol("CH3CH2OH")
     moved = atoms.copy()
@@ -100,7 +104,7 @@ def test_invariant_under_rotation_and_translation(arch):
     np.testing.assert_allclose(a.R, b.R, atol=1e-10)
 
 
-@pytest.mark.parametrize("arch", ["schnet", "painn"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_relevances_permute_with_the_atoms(arch):
     model, atoms = potential(arch, 2), mol("CH3CH2OH")
     perm = np.random.default_rng(5).permutation(len(atoms))
@@ -136,7 +140,7 @@ def test_target_selects_the_head():
     assert b.R.sum() == pytest.approx(b.total) and not np.allclose(a.R, b.R)
 
 
-@pytest.mark.parametrize("arch", ["schnet", "painn"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_one_row_products_equal_full_products(arch):
     """LinearStep.push_rows/pull_rows (one-row shortcut) against push/pull on dense tangents."""
     st = adapters.build_steps(adapters.float64_copy(potential(arch, 2)), mol("CH3CH2OH"))
@@ -151,7 +155,7 @@ def test_one_row_products_equal_full_products(arch):
         torch.testing.assert_close(lin.pull_rows(vectors, rows), lin.pull(dense), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("arch", ["schnet", "painn"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_periodic_crystal_and_isolated_atoms(arch):
     """Periodic images (several edges per atom pair) and atoms without neighbours."""
     from ase import Atoms
@@ -166,7 +170,7 @@ def test_periodic_crystal_and_isolated_atoms(arch):
         assert res.R.sum() == pytest.approx(res.total, rel=1e-12, abs=1e-14)
 
 
-@pytest.mark.parametrize("arch", ["schnet", "painn"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_rule_output_is_schnetpacks_own_forward_under_the_rule(arch):
     """The steps under gamma reproduce the model's own forward pass with the rule applied."""
     model, atoms = potential(arch, 3), mol("CH3CH2OH")

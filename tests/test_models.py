@@ -22,12 +22,15 @@ from xailib.models import (
     save_model,
 )
 
-ARCHS = ["schnet", "painn"]
+ARCHS = ["schnet", "painn", "schnet-poly", "painn-poly"]  # -poly: envelope poly (xailib.envelopes)
+POLY = dict(envelope="poly", envelope_r0=1.5, envelope_width=1.0, rbf_cutoff=3.0)  # switch on [3, 4] A
 
 
 def tiny(arch: str, **kw) -> torch.nn.Module:
     set_seed(0)
+    arch, poly = arch.removesuffix("-poly"), arch.endswith("-poly")
     cfg = dict(architecture=arch, n_atom_basis=16, n_interactions=2, n_rbf=12, cutoff=4.0, elements=["H", "C", "O"])
+    cfg.update(POLY if poly else {})
     cfg.update(kw)
     model = build_model(cfg)
     for pp in model.postprocessors:  # non-trivial offsets, as after training

@@ -40,6 +40,7 @@ __all__ = [
 ARCHITECTURES = ("schnet", "painn")
 AGGREGATIONS = ("sum", "mean")
 OFFSETS = ("mean", "atomrefs", "none")
+ENVELOPES = ("cosine", "poly")
 STATE_FILE = "model.pt"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
@@ -70,7 +71,7 @@ class ModelConfig:
     n_interactions
         Number of interaction blocks.
     cutoff
-        Cutoff radius in Angstrom (cosine cutoff; also the neighbour-list radius).
+        Cutoff radius in Angstrom (where the envelope reaches 0; also the neighbour-list radius).
     n_rbf
         Number of Gaussian radial basis functions on ``[0, cutoff]``.
     targets
@@ -86,6 +87,16 @@ class ModelConfig:
         What post-processing adds back: ``"mean"`` (training mean, per atom for sum aggregation),
         ``"atomrefs"`` (per-element references fitted by linear regression on the training set;
         needs several compositions) or ``"none"``.
+    envelope
+        Radial envelope multiplying every filter: ``"cosine"`` (schnetpack's ``CosineCutoff`` at
+        ``cutoff``, the default) or ``"poly"`` (:class:`xailib.envelopes.PolynomialEnvelope`: a
+        ``(1 + (r/r0)^2)^(-n/2)`` tail switched off on ``[cutoff - envelope_width, cutoff]``).
+    envelope_power, envelope_r0, envelope_width
+        ``n``, ``r0`` (Angstrom) and the switch width ``w`` (Angstrom) of the ``"poly"`` envelope;
+        they must stay at their defaults with ``envelope: cosine``.
+    rbf_cutoff
+        Upper end (Angstrom) of the Gaussian radial basis grid; ``None`` (default): ``cutoff``.
+        Below ``cutoff`` the basis vanishes beyond it and the envelope alone shapes the tail.
     atomic_output
         If set (e.g. ``"atomic_energies"``), the per-atom contributions of the ``energy`` head are also
         returned under this key, one value per atom, with the energy's offset added per atom so that
@@ -103,6 +114,11 @@ class ModelConfig:
     forces: bool = True
     elements: list[int] = field(default_factory=lambda: [1, 6, 7, 8])
     offset: str = "mean"
+    envelope: str = "cosine"
+    envelope_power: float = 6.0
+    envelope_r0: float = 3.0
+    envelope_width: float = 1.5
+    rbf_cutoff: float | None = None
     atomic_output: str | None = None
 
     def __post_init__(self) -> None:
@@ -136,6 +152,7 @@ class ModelConfig:
         if self.offset not in OFFSETS:
             raise ModelConfigError(f"offset must be one of {OFFSETS}, got {self.offset!r}")
         self.elements = _atomic_numbers(self.elements)
+        self._check_envelope()
         if self.atomic_output is not None:
             if not isinstance(self.atomic_output, str) or not self.atomic_output:
                 raise ModelConfigError(f"atomic_output must be a property name or null, got {self.atomic_output!r}")
@@ -144,6 +161,29 @@ class ModelConfig:
                                        f"(targets {self.targets}, aggregation {self.aggregation!r})")
             if self.atomic_output in self.targets or self.atomic_output == "forces":
                 raise ModelConfigError(f"atomic_output {self.atomic_output!r} must differ from the targets and 'forces'")
+
+    def _check_envelope(self) -> None:
+        if self.envelope not in ENVELOPES:
+            raise ModelConfigError(f"envelope must be one of {ENVELOPES}, got {self.envelope!r}")
+        for name in ("envelope_power", "envelope_r0", "envelope_width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ModelConfigError(f"{name} must be a positive number, got {value!r}")
+            setattr(self, name, float(value))
+        if self.envelope == "cosine":
+            changed = [f.name for f in dataclasses.fields(self)
+                       if f.name.startswith("envelope_") and getattr(self, f.name) != f.default]
+            if changed:
+                raise ModelConfigError(f"{changed} only apply to envelope: poly; the cosine envelope has no such "
+                                       "parameters (set envelope: poly or remove them)")
+        if self.envelope == "poly" and self.envelope_width > self.cutoff:
+            raise ModelConfigError(f"envelope_width ({self.envelope_width}) must not exceed cutoff ({self.cutoff})")
+        if self.rbf_cutoff is not None:
+            r = self.rbf_cutoff
+            if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r <= self.cutoff:
+                raise ModelConfigError(f"rbf_cutoff must be a number in (0, cutoff={self.cutoff}] Angstrom or null, "
+                                       f"got {r!r}")
+            self.rbf_cutoff = float(r)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
@@ -225,8 +265,13 @@ def build_model(config: ModelConfig | Mapping[str, Any]) -> "torch.nn.Module":
     import schnetpack.transform as trn
 
     cfg = ModelConfig.from_dict(config)
-    radial = spk.nn.GaussianRBF(n_rbf=cfg.n_rbf, cutoff=cfg.cutoff)
-    cutoff_fn = spk.nn.CosineCutoff(cfg.cutoff)
+    radial = spk.nn.GaussianRBF(n_rbf=cfg.n_rbf, cutoff=cfg.cutoff if cfg.rbf_cutoff is None else cfg.rbf_cutoff)
+    if cfg.envelope == "poly":
+        from xailib.envelopes import PolynomialEnvelope
+
+        cutoff_fn = PolynomialEnvelope(cfg.cutoff, cfg.envelope_power, cfg.envelope_r0, cfg.envelope_width)
+    else:
+        cutoff_fn = spk.nn.CosineCutoff(cfg.cutoff)
     if cfg.architecture == "schnet":
         rep = spk.representation.SchNet(
             n_atom_basis=cfg.n_atom_basis,
