@@ -17,7 +17,7 @@ Writes ``data/transfer/adversarial.npz`` (read by book/08_adversarial_validation
   nci-small test frames (nci-large: all frames in database order);
 * ``meta`` (JSON): top features of each validation, settings, command, versions, wall time.
 
-    PYTHONPATH=. /work/wt/cpu python scripts/transfer_adversarial.py     # about 5 min on one core
+    OMP_NUM_THREADS=1 PYTHONPATH=. python scripts/transfer_adversarial.py     # about 5 min on one core
 """
 
 from __future__ import annotations

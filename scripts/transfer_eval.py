@@ -9,7 +9,7 @@ predicted atomic energies minus the reference of the model's scheme, MO for the 
 models with their configs, loss weights and training metrics, the command, versions and wall time.
 Tables are computed from it by :func:`xailib.transfer.error_tables`.
 
-    PYTHONPATH=. /work/wt/cpu python scripts/transfer_eval.py     # about 1 min on one core
+    OMP_NUM_THREADS=1 PYTHONPATH=. python scripts/transfer_eval.py     # about 1 min on one core
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Builds the training database first when it is missing or stale (``xailib.transfe
 from the committed ``data/partition/*.npz`` and the nci-small / nci-large structures), then trains
 each config given (weights to ``data/transfer/models/<name>/``, not committed).
 
-    PYTHONPATH=. /work/wt/cpu python scripts/transfer_train.py configs/transfer/transfer-schnet-*.yaml
-    PYTHONPATH=. /work/wt/cpu python scripts/transfer_train.py --build-only
+    OMP_NUM_THREADS=1 PYTHONPATH=. python scripts/transfer_train.py configs/transfer/transfer-schnet-*.yaml
+    OMP_NUM_THREADS=1 PYTHONPATH=. python scripts/transfer_train.py --build-only
 
 Each model trains for at most 4 min on one thread (``max_time_min`` in its config); the six models
 took 6 x <= 4 min (see each model folder's metrics.json, ``training_wall_time_s``).
