@@ -60,11 +60,16 @@ FUNCTIONAL_GROUPS = {
 
 def load_partition(path: str | Path) -> dict:
     """The arrays of a partition ``.npz`` and its ``meta`` (parsed JSON)."""
+    return _load_npz(path, "run scripts/partition_dataset.py (see data/partition/README.md)")
+
+
+def _load_npz(path: str | Path, how_to_make: str) -> dict:
+    """Every array of a results ``.npz`` and its ``meta`` (parsed JSON); a missing file says how to make it."""
     from xailib.evaluation import resolve_path
 
     p = resolve_path(path)
     if not p.exists():
-        raise FileNotFoundError(f"no partition results at {p}; run scripts/partition_dataset.py (see data/partition/README.md)")
+        raise FileNotFoundError(f"no results at {p}; {how_to_make}")
     with np.load(p) as f:
         out = {k: f[k] for k in f.files if k != "meta"}
         out["meta"] = json.loads(str(f["meta"]))
@@ -234,14 +239,7 @@ def predict(model, db: str | Path, indices: Sequence[int] | None = None, *, batc
 
 def load_results(path: str | Path = "data/transfer/results.npz") -> dict:
     """The arrays of ``scripts/transfer_eval.py``'s results file, with ``meta`` parsed."""
-    from xailib.evaluation import resolve_path
-
-    p = resolve_path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{p} is missing; run scripts/transfer_train.py, then scripts/transfer_eval.py")
-    with np.load(p) as f:
-        out = {k: f[k] for k in f.files if k != "meta"}
-        out["meta"] = json.loads(str(f["meta"]))
+    out = _load_npz(path, "run scripts/transfer_train.py, then scripts/transfer_eval.py")
     for key in [k for k in out if "_atomic_minus_" in k]:  # predicted atomic energies = reference + stored difference
         head, scheme = key.split("_atomic_minus_")
         out[f"{head}_atomic"] = out[f"{head.split('_', 1)[0]}_{scheme}"].astype(float) + out.pop(key).astype(float)
