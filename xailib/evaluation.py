@@ -84,7 +84,8 @@ def evaluate(
     if atomic is not None:
         from schnetpack.data import ASEAtomsData
 
-        if resolve_path(dataset).exists() and atomic in ASEAtomsData(str(resolve_path(dataset))).available_properties:
+        path = resolve_path(dataset)
+        if path.exists() and atomic in ASEAtomsData(str(path)).available_properties:
             props.append(atomic)  # per-atom energies are scored when the dataset has them
     dtype = next(model.parameters()).dtype
     cast = CastTo64() if dtype == torch.float64 else CastTo32()
