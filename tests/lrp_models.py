@@ -22,7 +22,7 @@ def potential(arch: str = "schnet", n_interactions: int = 2, width: int = 8, *, 
     torch.manual_seed(seed)
     arch, poly = arch.removesuffix("-poly"), arch.endswith("-poly")
     if poly:
-        from xailib.envelopes import PolynomialEnvelope
+        from xailib.models.envelopes import PolynomialEnvelope
 
         switch = min(1.0, cutoff / 2)
         rbf, cut = spk.nn.GaussianRBF(n_rbf=6, cutoff=cutoff - switch), PolynomialEnvelope(cutoff, 6.0, 1.5, switch)

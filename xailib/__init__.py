@@ -1,54 +1,28 @@
 """xailib: explaining atomistic neural networks (SchNet, PaiNN) with higher-order relevance.
 
-The library behind the executable book in this repository. Submodules are imported on demand so
-that ``import xailib`` stays light.
+The library behind the executable book in this repository. Subpackages, one purpose each, with imports
+running one way (a subpackage imports only those listed before it)::
+
+    base      paths, cached-file I/O with provenance, errors, units
+    qm        reference methods: GFN2-xTB (tblite), atomic-energy partitions (PySCF)
+    data      molecules, sampling, the datasets and their registry, manifest, provenance
+    models    SchNet/PaiNN configs, build/save/load, training, evaluation
+    lrp       the relevance engine (uses base only)
+    analysis  dataset-level relevance runs and their statistics (pairs, decay, many-body order)
+    md        molecular dynamics, stability, the MD-stability study
+    transfer  descriptors, adversarial validation, atomic-energy transferability
+    poly      the polynomial-envelope study (chapter 10)
+    viz       figures, relevance maps, 3-D views, tables
+    cli       ``python -m xailib ...``
+
+Subpackages are imported on demand so that ``import xailib`` stays light.
 """
 
 from __future__ import annotations
 
-import os
-import random
+from xailib.base.paths import repo_root
+from xailib.base.seed import set_seed
 
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "set_seed", "repo_root"]
-
-
-def set_seed(seed: int = 0, *, deterministic: bool = True) -> int:
-    """Seed Python, NumPy and PyTorch so that later draws repeat.
-
-    Parameters
-    ----------
-    seed
-        The seed for every generator.
-    deterministic
-        Also ask PyTorch for deterministic algorithms (warn-only), so cached book
-        outputs stay valid.
-
-    Returns
-    -------
-    int
-        The seed that was set.
-    """
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    random.seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    import numpy as np
-
-    np.random.seed(seed)
-    try:
-        import torch
-    except ImportError:  # torch is a dependency, but keep set_seed usable without it
-        return seed
-    torch.manual_seed(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    return seed
-
-
-def repo_root() -> "os.PathLike[str]":
-    """The repository root (the folder holding ``data/`` and ``book/``)."""
-    from pathlib import Path
-
-    return Path(__file__).resolve().parent.parent

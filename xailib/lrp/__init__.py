@@ -11,12 +11,18 @@ nbody_relevances(model, atoms, *, max_order=3, rule="gi", gamma=0.1, target=None
 atom_relevances(model, atoms, *, rule="gi", gamma=0.1, target=None)
     first-order relevance per atom.
 
-Rules live in :mod:`xailib.lrp.rules` (``with rules.applied(model, "gamma", gamma=0.1): ...``).
+explain(model, atoms, *, rule="gi", gamma=0.1, target=None, max_order=3)
+    walks (when affordable) and n-body terms of one structure, with a summary and save (the CLI's ``explain``).
+
+Rules live in :mod:`xailib.lrp.rules` (``with rules.applied(model, "gamma", gamma=0.1): ...``), the
+choice of layers that get them in :mod:`xailib.lrp.composites`; :mod:`xailib.lrp.engine` holds the
+shared batched JVP/VJP machinery. This subpackage imports only :mod:`xailib.base`.
 All functions explain the model output *before* schnetpack post-processing.
 """
 
-from xailib.lrp import rules
+from xailib.lrp import composites, rules
 from xailib.lrp.adapters import UnsupportedArchitectureError, UnsupportedOutputError
+from xailib.lrp.explain import Explanation, explain
 from xailib.lrp.nbody import NBodyRelevances, nbody_from_walks, nbody_relevances
 from xailib.lrp.rules import RuleAlreadyAppliedError, UnknownRuleError
 from xailib.lrp.walks import (TooManyWalksError, WalkRelevances, atom_relevances, walk_relevances,
@@ -24,6 +30,6 @@ from xailib.lrp.walks import (TooManyWalksError, WalkRelevances, atom_relevances
 
 __all__ = [
     "walk_relevances", "walks_bruteforce", "nbody_relevances", "atom_relevances", "nbody_from_walks",
-    "WalkRelevances", "NBodyRelevances", "rules", "UnsupportedArchitectureError", "UnsupportedOutputError",
+    "WalkRelevances", "NBodyRelevances", "explain", "Explanation", "rules", "composites", "UnsupportedArchitectureError", "UnsupportedOutputError",
     "UnknownRuleError", "RuleAlreadyAppliedError", "TooManyWalksError",
 ]

@@ -1,7 +1,7 @@
 """Per-architecture model steps for schnetpack 2.2 ``NeuralNetworkPotential`` models.
 
 A potential with ``T`` interaction blocks is seen as ``h0 = embed(Z)``, ``h_t = F_t(h_{t-1})``,
-``y = head(h_T)`` (DESIGN section 3). Pair quantities (distances, radial basis, cutoff, filters, PaiNN
+``y = head(h_T)`` (book chapter 03, "From atoms to walks"). Pair quantities (distances, radial basis, cutoff, filters, PaiNN
 directions) are computed once by the ordinary forward and enter every step as constants: they carry
 no relevance. The steps use the model's own layers (``in2f``, ``f2out``, context networks,
 ``mu_channel_mix``) and restate schnetpack's forward around them: the message sum
@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from xailib.base.errors import XailibError
 from xailib.lrp.linear import LinearStep, linear_or_row_jacobians, message, row_jacobians
 
 Step = Callable[[torch.Tensor], torch.Tensor]
@@ -44,11 +45,11 @@ Linearizer = Callable[[torch.Tensor], LinearStep]
 SUPPORTED = ("SchNet", "PaiNN")
 
 
-class UnsupportedArchitectureError(TypeError):
+class UnsupportedArchitectureError(XailibError, TypeError):
     """The model is not a schnetpack NeuralNetworkPotential with a SchNet or PaiNN representation."""
 
 
-class UnsupportedOutputError(ValueError):
+class UnsupportedOutputError(XailibError, ValueError):
     """The requested output is not an explainable ``Atomwise`` head (scalar, aggregated)."""
 
 

@@ -25,7 +25,7 @@ from torch import nn
 from tqdm import tqdm
 
 from xailib.lrp.adapters import ModelSteps
-from xailib.lrp.walks import CHUNK_BYTES, head_gradient, input_gradient, prepared
+from xailib.lrp.engine import CHUNK_BYTES, head_gradient, input_gradient, prepared
 
 Subset = tuple[int, ...]
 

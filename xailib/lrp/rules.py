@@ -4,7 +4,7 @@ A rule replaces the output of every selected ``schnetpack.nn.Dense`` layer that 
 activation by a *modified forward*: a tensor whose value is used in the forward pass and whose
 gradient is the LRP rule. Gradient x input of the modified network is then the LRP relevance.
 
-Rules (DESIGN section 3), with ``z = W x + b`` and ``y = sigma(z)``:
+Rules (the book's chapter 03, section on rules), with ``z = W x + b`` and ``y = sigma(z)``:
 
 ``gi`` (gradient x input, LRP-0)
     ``out = z * [y / z]_const`` (the forward value is ``y``).
@@ -16,11 +16,8 @@ Rules (DESIGN section 3), with ``z = W x + b`` and ``y = sigma(z)``:
     ``d = min((W + g W-) x+ + (W + g W+) x-, b + g b-)``; other units give 0;
     ``out = n * [y / d]_const`` (0 where ``d = 0``). Its forward value ``n y / d`` can differ from ``y``.
 
-Which layers. By default the rule applies to the *atom-feature* ``Dense`` layers only: the
-interaction and mixing networks and the output head. Edge networks (``filter_network`` of SchNet,
-``filter_net`` of PaiNN), the radial basis, the cutoff and the embeddings keep their ordinary forward:
-they compute pair quantities that carry no relevance (they act as edge weights), so a rule there would
-only change the filter values, never the relevance flow. Pass ``layers=`` to choose explicitly.
+Which layers get the rule is decided in :mod:`xailib.lrp.composites`; pass ``layers=`` to choose
+explicitly.
 
 The rule is applied by giving each selected layer an instance ``forward`` (the class method stays
 untouched); leaving the ``with`` block deletes it, so the model is exactly the model it was
@@ -37,21 +34,21 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from xailib.base.errors import XailibError
+from xailib.lrp.composites import has_activation, rule_layers
+
 RULES = ("gi", "gamma")
-#: Submodule names whose Dense layers compute pair or embedding quantities; rules leave them alone.
-EDGE_MODULE_NAMES = frozenset({"filter_network", "filter_net", "radial_basis", "cutoff_fn",
-                               "embedding", "electronic_embeddings"})
 #: Units with |y| at most this value get zero relevance under the gamma rule.
 GAMMA_EPS = 1e-6
 
 _ACTIVE: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
 
 
-class UnknownRuleError(ValueError):
+class UnknownRuleError(XailibError, ValueError):
     """The rule name is not one of :data:`RULES`."""
 
 
-class RuleAlreadyAppliedError(RuntimeError):
+class RuleAlreadyAppliedError(XailibError, RuntimeError):
     """A rule context is already open on this model; nested rule contexts are not allowed."""
 
 
@@ -61,35 +58,6 @@ def check_rule(rule: str, gamma: float = 0.1) -> None:
         raise UnknownRuleError(f"unknown LRP rule {rule!r}; choose one of {', '.join(RULES)}")
     if rule == "gamma" and not (float(gamma) >= 0.0):
         raise ValueError(f"gamma must be a non-negative number, got {gamma!r}")
-
-
-def _dense_type() -> type:
-    from schnetpack.nn import Dense
-
-    return Dense
-
-
-def has_activation(layer: nn.Module) -> bool:
-    """True for a schnetpack ``Dense`` layer whose activation is not the identity."""
-    act = getattr(layer, "activation", None)
-    return isinstance(layer, _dense_type()) and act is not None and not isinstance(act, nn.Identity)
-
-
-def rule_layers(model: nn.Module) -> list[nn.Module]:
-    """The atom-feature Dense layers with a non-identity activation that rules modify.
-
-    Dense layers inside submodules named in :data:`EDGE_MODULE_NAMES` (filter networks, embeddings)
-    are left on their ordinary forward.
-    """
-    layers, seen = [], set()
-    for name, module in model.named_modules():
-        if not has_activation(module) or id(module) in seen:
-            continue
-        if EDGE_MODULE_NAMES.intersection(name.split(".")):
-            continue
-        seen.add(id(module))
-        layers.append(module)
-    return layers
 
 
 def gi_output(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -103,7 +71,7 @@ def gi_output(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def gamma_output(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, y: torch.Tensor,
                  gamma: float) -> torch.Tensor:
-    """Modified output of the signed generalised gamma rule (DESIGN section 3), ``out = n [y/d]_const``."""
+    """Modified output of the signed generalised gamma rule (module docstring), ``out = n [y/d]_const``."""
     y = y.detach()
     w_pos, w_neg = weight.clamp(min=0), weight.clamp(max=0)
     # masks rather than clamp: an input that is exactly 0 passes no gradient (its relevance is 0)

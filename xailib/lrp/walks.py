@@ -2,7 +2,7 @@
 
 A walk ``(w0, ..., wT)`` runs along the model's cutoff graph, staying put allowed. Its relevance is
 gradient x input at the embedding of ``w0`` when, after the embedding and after each step ``t``, the
-gradient may flow only through atom ``w_t`` (DESIGN section 3). :func:`walks_bruteforce` computes
+gradient may flow only through atom ``w_t`` (book chapter 03, "From atoms to walks"). :func:`walks_bruteforce` computes
 exactly that, one masked forward and backward pass per walk (the reference). Masking only selects
 blocks of the step Jacobians (:mod:`xailib.lrp.linear`), ``R[w0..wT] = h0[w0] . J_1[w0->w1] ... J_T[w_{T-1}->wT] . g[wT]``, so
 :func:`walk_relevances` gets all ``N^(T+1)`` walks at once: it pushes ``h0`` forward through the first
@@ -16,28 +16,24 @@ offsets and scaling added by ``AddOffsets``/``ScaleProperty`` are not explained)
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
-from torch.func import vjp
 
-from xailib.lrp import rules
-from xailib.lrp.adapters import (ModelSteps, atomwise_head, build_steps, float64_copy, model_inputs,
-                                 model_output)
-from xailib.lrp.linear import LinearStep
+from xailib.base.errors import XailibError
+from xailib.lrp.adapters import ModelSteps
+from xailib.lrp.engine import head_gradient, input_gradient, prepared, pull_rows, push_rows
+from xailib.lrp.nbody import nbody_from_walks
 
 #: Largest walk tensor (number of entries) that :func:`walk_relevances` builds.
 MAX_WALKS = 50_000_000
-#: Bytes of tangents processed per batched JVP/VJP call.
-CHUNK_BYTES = 32 * 2**20
 
 
-class TooManyWalksError(ValueError):
+class TooManyWalksError(XailibError, ValueError):
     """The walk tensor N^(T+1) would be too large to build."""
 
 
@@ -90,58 +86,7 @@ class WalkRelevances:
 
     def nbody(self, max_order: int = 3):
         """Exact-set n-body terms aggregated from the walk tensor (see :mod:`xailib.lrp.nbody`)."""
-        from xailib.lrp.nbody import nbody_from_walks
-
         return nbody_from_walks(self.R, max_order)
-
-
-@contextlib.contextmanager
-def prepared(model: nn.Module, atoms, *, rule: str, gamma: float,
-             target: str | None) -> Iterator[tuple[ModelSteps, float]]:
-    """Float64 copy of ``model`` under ``rule``; yields its steps for ``atoms`` and the plain output."""
-    rules.check_rule(rule, gamma)
-    model64 = float64_copy(model)
-    key = atomwise_head(model64, target).output_key
-    inputs = model_inputs(model64, atoms)
-    output = model_output(model64, inputs, key)
-    with rules.applied(model64, rule, gamma=gamma):
-        yield build_steps(model64, atoms, key, inputs=inputs), output
-
-
-def _chunk(n_atoms: int, width: int) -> int:
-    return max(1, CHUNK_BYTES // (8 * n_atoms * width))
-
-
-def _batched_rows(fn, n_atoms: int, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """Apply ``fn(vectors, rows)`` for one-row tangents in chunks; all-zero vectors are skipped (exact 0)."""
-    width = vectors.shape[1]
-    out = torch.zeros((vectors.shape[0], n_atoms, width), dtype=vectors.dtype)
-    live = torch.nonzero(vectors.ne(0).any(dim=1)).flatten()
-    size = _chunk(n_atoms, width)
-    for s in range(0, live.numel(), size):
-        idx = live[s:s + size]
-        out[idx] = fn(vectors[idx], rows[idx])
-    return out
-
-
-def push_rows(lin: LinearStep, n_atoms: int, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """Batched JVPs: tangent ``m`` is zero except row ``rows[m] = vectors[m]``; returns ``(M, N, d)``."""
-    return _batched_rows(lin.push_rows, n_atoms, vectors, rows)
-
-
-def pull_rows(lin: LinearStep, n_atoms: int, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """Batched VJPs: cotangent ``m`` is zero except row ``rows[m] = vectors[m]``; returns ``(M, N, d)``."""
-    return _batched_rows(lin.pull_rows, n_atoms, vectors, rows)
-
-
-def head_gradient(st: ModelSteps) -> torch.Tensor:
-    """``g = dy/dh_T`` at the forward point (rule-modified), shape ``(N, d)``."""
-    return vjp(st.head, st.hs[-1])[1](torch.ones((), dtype=st.h0.dtype))[0]
-
-
-def input_gradient(st: ModelSteps) -> torch.Tensor:
-    """``dy/dh0`` of the rule-modified model, shape ``(N, d)``."""
-    return vjp(st.forward, st.h0)[1](torch.ones((), dtype=st.h0.dtype))[0]
 
 
 def all_walks(st: ModelSteps) -> torch.Tensor:

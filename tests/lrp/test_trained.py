@@ -1,0 +1,70 @@
+"""Models as they come from training: forces, post-processing offsets, float32, shipped models."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from lrp_models import mol, potential
+
+from xailib import lrp
+from xailib.lrp import adapters
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = sorted(p.parent for p in (ROOT / "data" / "models").glob("*/config.json"))
+
+
+def test_output_is_explained_before_postprocessing_with_forces_and_offsets():
+    import schnetpack as spk
+    import schnetpack.transform as trn
+
+    model = potential("schnet", 2)
+    offsets = trn.AddOffsets("energy", add_mean=True, add_atomrefs=False)
+    offsets.mean = torch.tensor(-42.5, dtype=torch.float64)
+    model = spk.model.NeuralNetworkPotential(
+        representation=model.representation, input_modules=[spk.atomistic.PairwiseDistances()],
+        output_modules=[model.output_modules[0], spk.atomistic.Forces(energy_key="energy", force_key="forces")],
+        postprocessors=[trn.CastTo64(), offsets]).double()
+    atoms = mol("CH3CH2OH")
+    res = lrp.walk_relevances(model, atoms)
+    m64 = adapters.float64_copy(model)
+    full = float(m64(adapters.model_inputs(m64, atoms))["energy"].detach()[0])
+    assert full == pytest.approx(res.output - 42.5 * len(atoms), rel=1e-12)  # extensive mean offset
+    assert res.R.sum() == pytest.approx(res.total, rel=1e-12)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_shared_weights_and_filters(shared):
+    import schnetpack as spk
+
+    width = 8
+    rep = spk.representation.PaiNN(n_atom_basis=width, n_interactions=2, radial_basis=spk.nn.GaussianRBF(6, 5.0),
+                                   cutoff_fn=spk.nn.CosineCutoff(5.0), shared_interactions=shared,
+                                   shared_filters=shared)
+    model = spk.model.NeuralNetworkPotential(representation=rep, input_modules=[spk.atomistic.PairwiseDistances()],
+                                             output_modules=[spk.atomistic.Atomwise(n_in=width)]).double()
+    atoms = mol("H2O")
+    res = lrp.walk_relevances(model, atoms, rule="gamma")
+    walks = np.argwhere(np.ones(res.R.shape, dtype=bool))
+    np.testing.assert_allclose(res.R[tuple(walks.T)], lrp.walks_bruteforce(model, atoms, walks, rule="gamma"),
+                               atol=1e-10)
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped models in data/models (they come from the models issue)")
+@pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_models_fast_equals_bruteforce_and_conserves(folder):
+    from xailib.models import load_model
+
+    model = load_model(folder)
+    atoms = mol("CH3CH2OH")
+    elements = set(getattr(model, "xailib_config", {}).get("elements", atoms.numbers))
+    if not set(atoms.numbers) <= elements:
+        pytest.skip(f"{folder.name} is not trained on C, H, O")
+    res = lrp.walk_relevances(model, atoms, rule="gamma")
+    walks = np.random.default_rng(0).integers(0, len(atoms), size=(40, res.R.ndim))
+    ref = lrp.walks_bruteforce(model, atoms, walks, rule="gamma")
+    np.testing.assert_allclose(res.R[tuple(walks.T)], ref, atol=1e-10 * max(1.0, np.abs(ref).max()))
+    assert res.R.sum() == pytest.approx(res.total, rel=1e-10)
+    nb = lrp.nbody_relevances(model, atoms, rule="gamma")
+    agg = res.nbody(3)
+    assert nb.terms == pytest.approx(agg.terms, abs=1e-10)

@@ -1,0 +1,19 @@
+"""Dataset-level analyses of n-body relevances: element pairs, decay with distance, many-body order, locality.
+
+:func:`explain_dataset` runs the relevance engine over many structures (a Lightning predict loop) and
+:func:`save_results` / :func:`load_results` store the result; :meth:`RelevanceResults.tables` turns it
+into :class:`NBodyTable` objects that the analyses take.
+"""
+
+from xailib.analysis.decay import DecayFit, decay_profile, fit_exponential, fit_power_law
+from xailib.analysis.locality import locality
+from xailib.analysis.manybody import manybody_shares, manybody_shares_by_distance
+from xailib.analysis.pairs import element_pair_strength
+from xailib.analysis.runs import RelevanceResults, explain_dataset, load_results, save_results
+from xailib.analysis.tables import ORDERS, NBodyTable, tables_from_nbody
+
+__all__ = [
+    "NBodyTable", "tables_from_nbody", "ORDERS", "element_pair_strength", "decay_profile", "DecayFit",
+    "fit_power_law", "fit_exponential", "manybody_shares", "manybody_shares_by_distance", "locality",
+    "explain_dataset", "RelevanceResults", "load_results", "save_results",
+]

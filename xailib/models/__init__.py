@@ -1,0 +1,19 @@
+"""SchNet and PaiNN potentials (schnetpack): configuration, build/save/load, training and evaluation.
+
+A saved model is a folder (``model.pt`` state dict, ``config.json``, ``metrics.json``); shipped models
+live in ``data/models/<name>`` and can be loaded by name: ``load_model("md17-ethanol-schnet")``.
+"""
+
+from xailib.base.errors import UnsupportedElementError
+from xailib.models.build import (ElementGuard, UntrustedModelError, build_model, calculator, check_elements,
+                                 load_model, model_config, model_cutoff, model_dir, model_metrics, save_model,
+                                 train_settings)
+from xailib.models.config import ModelConfig, ModelConfigError
+from xailib.models.evaluation import DatasetPropertyError, errors_by_element, evaluate, learning_curve
+from xailib.models.training import TrainConfig, TrainConfigError, load_train_config, read_split, train
+
+__all__ = ["ModelConfig", "ModelConfigError", "UnsupportedElementError", "UntrustedModelError", "ElementGuard",
+           "build_model", "calculator", "check_elements", "load_model", "save_model", "model_config",
+           "model_cutoff", "model_dir", "model_metrics", "train_settings", "evaluate", "learning_curve",
+           "errors_by_element", "DatasetPropertyError", "TrainConfig", "TrainConfigError", "load_train_config",
+           "read_split", "train"]

@@ -1,0 +1,402 @@
+"""Train schnetpack potentials through ``AtomisticTask`` and a PyTorch Lightning ``Trainer``.
+
+A run reads a :class:`TrainConfig` (a YAML or JSON file under ``configs/``), trains on an
+``ASEAtomsData`` database with fixed split indices, and writes a model folder
+(:func:`xailib.models.save_model`) holding the best weights (lowest validation loss), the model
+config, the training config, the split it used, the Lightning CSV log and the test metrics
+(energy MAE in meV, force MAE in meV/Angstrom, other targets in their units, e.g. gap in eV).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from xailib.base.errors import XailibError
+from xailib.base.paths import resolve_path
+from xailib.base.seed import set_seed
+from xailib.models.build import ModelConfig, build_model, load_model, save_model
+from xailib.models.evaluation import UNITS, evaluate, open_dataset
+
+__all__ = ["TrainConfig", "TrainConfigError", "load_train_config", "train", "evaluate", "read_split"]
+
+
+class TrainConfigError(XailibError, ValueError):
+    """A training configuration is invalid or points at missing data."""
+
+
+@dataclass
+class TrainConfig:
+    """A training run.
+
+    Parameters
+    ----------
+    name
+        Model name; the default output folder is ``data/models/<name>``.
+    dataset
+        Path of the ``ASEAtomsData`` database (relative paths are relative to the repository root).
+    split_file
+        ``.npz`` with ``train_idx``, ``val_idx``, ``test_idx`` (indices into the database).
+    model
+        The :class:`~xailib.models.ModelConfig` fields. ``elements`` may be left out: it is then read
+        from the training split.
+    n_train, n_val
+        Use only this many frames of the training / validation split (a seeded random subset);
+        ``None`` uses all.
+    loss_weights
+        Weight per output in the loss (MSE each); default: energy 0.05 and forces 0.95 for force
+        models, 1 for every other target. A model's per-atom output (``ModelConfig.atomic_output``)
+        is a training target only when it is given a positive weight here (MSE per atom, against the
+        dataset's per-atom property of that name).
+    max_time_min
+        Wall-clock budget of the fit in minutes (Lightning ``max_time``).
+    accelerator, devices, strategy
+        Passed to the Lightning ``Trainer`` unchanged (CPU by default).
+    """
+
+    name: str
+    dataset: str
+    split_file: str
+    model: dict[str, Any]
+    out_dir: str | None = None
+    n_train: int | None = None
+    n_val: int | None = None
+    batch_size: int = 32
+    lr: float = 5e-4
+    lr_factor: float = 0.5
+    lr_patience: int = 10
+    min_lr: float = 1e-6
+    early_stopping_patience: int = 30
+    max_epochs: int = 10000
+    max_time_min: float = 10.0
+    loss_weights: dict[str, float] | None = None
+    seed: int = 0
+    num_threads: int = 1
+    accelerator: str = "cpu"
+    devices: int | str | list[int] = 1
+    strategy: str = "auto"
+    progress_bar: bool = True
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("name", "dataset", "split_file"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise TrainConfigError(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
+        if not isinstance(self.model, Mapping):
+            raise TrainConfigError(f"model must be a mapping of ModelConfig fields, got {self.model!r}")
+        self.model = dict(self.model)
+        for name in ("n_train", "n_val"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or v < 1):
+                raise TrainConfigError(f"{name} must be a positive integer or null, got {v!r}")
+        for name in ("batch_size", "lr_patience", "early_stopping_patience", "max_epochs", "num_threads"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise TrainConfigError(f"{name} must be a positive integer, got {v!r}")
+        for name in ("lr", "lr_factor", "min_lr", "max_time_min"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not v > 0:
+                raise TrainConfigError(f"{name} must be a positive number, got {v!r}")
+        if self.loss_weights is not None and not isinstance(self.loss_weights, Mapping):
+            raise TrainConfigError(f"loss_weights must map output names to weights, got {self.loss_weights!r}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        """Validate a mapping; unknown keys are an error naming the allowed ones."""
+        if not isinstance(data, Mapping):
+            raise TrainConfigError(f"a training config must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise TrainConfigError(f"unknown training config keys {unknown}; allowed keys are {sorted(known)}")
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in data and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise TrainConfigError(f"training config lacks required keys {missing}")
+        return cls(**dict(data))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read a training config from a ``.yaml``/``.yml`` or ``.json`` file."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no training config at {p} (see configs/ for examples)")
+    text = p.read_text()
+    if p.suffix in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.safe_load(text)
+    elif p.suffix == ".json":
+        data = json.loads(text)
+    else:
+        raise TrainConfigError(f"{p}: a training config must be .yaml, .yml or .json")
+    return TrainConfig.from_dict(data)
+
+
+def read_split(path: str | Path) -> dict[str, np.ndarray]:
+    """Read ``train_idx``, ``val_idx``, ``test_idx`` from a split ``.npz`` file."""
+    p = resolve_path(path)
+    if not p.exists():
+        raise TrainConfigError(f"split file {p} does not exist")
+    with np.load(p) as s:
+        missing = [k for k in ("train_idx", "val_idx", "test_idx") if k not in s]
+        if missing:
+            raise TrainConfigError(f"split file {p} lacks {missing} (has {list(s.keys())})")
+        return {k: np.asarray(s[k], dtype=np.int64) for k in ("train_idx", "val_idx", "test_idx")}
+
+
+def _properties(cfg: ModelConfig, weights: Mapping[str, float] | None = None) -> list[str]:
+    props = list(cfg.targets) + (["forces"] if cfg.forces else [])
+    if cfg.atomic_output is not None and float((weights or {}).get(cfg.atomic_output, 0.0)) > 0:
+        props.append(cfg.atomic_output)
+    return props
+
+
+def _elements(path: Path, indices: np.ndarray) -> list[int]:
+    from ase.db import connect
+
+    wanted = set(int(i) + 1 for i in indices)  # ASE db ids start at 1
+    found: set[int] = set()
+    with connect(str(path), use_lock_file=False) as db:
+        for row in db.select():
+            if row.id in wanted:
+                found.update(int(z) for z in row.numbers)
+    return sorted(found)
+
+
+class _MemoryCache(torch.utils.data.Dataset):
+    """Keeps each transformed sample (neighbour list, offsets removed) after its first use.
+
+    The transforms are deterministic, so the cache changes nothing but the time per epoch, which
+    on small molecules is otherwise dominated by the neighbour list and database reads.
+    """
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+        self.cache: dict[int, dict[str, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, idx: int) -> dict[str, torch.Tensor]:
+        if idx not in self.cache:
+            self.cache[idx] = self.dataset[idx]
+        return dict(self.cache[idx])
+
+    def __getattr__(self, name: str):
+        if name in ("dataset", "cache"):
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+
+def _caching_datamodule(**kwargs):
+    """A schnetpack ``AtomsDataModule`` whose datasets are wrapped in :class:`_MemoryCache` after set-up."""
+    import schnetpack as spk
+
+    class CachingAtomsDataModule(spk.data.AtomsDataModule):
+        def setup(self, stage: str | None = None) -> None:
+            super().setup(stage)  # statistics for the offsets are computed here, on the raw data
+            if not isinstance(self._train_dataset, _MemoryCache):
+                self._train_dataset = _MemoryCache(self._train_dataset)
+                self._val_dataset = _MemoryCache(self._val_dataset)
+                self._test_dataset = _MemoryCache(self._test_dataset)
+                self._train_dataloader = self._val_dataloader = self._test_dataloader = None
+
+    return CachingAtomsDataModule(**kwargs)
+
+
+class _BestState:
+    """Lightning callback keeping the weights of the epoch with the lowest validation loss."""
+
+    def __new__(cls, monitor: str = "val_loss"):
+        import pytorch_lightning as pl
+
+        class BestState(pl.Callback):
+            def __init__(self) -> None:
+                self.monitor, self.best, self.state, self.epoch = monitor, math.inf, None, -1
+
+            def on_validation_end(self, trainer, pl_module) -> None:
+                if trainer.sanity_checking:
+                    return
+                value = trainer.callback_metrics.get(self.monitor)
+                if value is not None and float(value) < self.best:
+                    self.best = float(value)
+                    self.state = copy.deepcopy(pl_module.model.state_dict())
+                    self.epoch = int(trainer.current_epoch)
+
+        return BestState()
+
+
+def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str | Path | None = None) -> Path:
+    """Train a model and write its folder (weights, configs, split, log, test metrics).
+
+    Parameters
+    ----------
+    config
+        A :class:`TrainConfig`, a mapping of its fields, or the path of a YAML/JSON config file.
+    out_dir
+        Overrides ``config.out_dir``.
+
+    Returns
+    -------
+    Path
+        The model folder, loadable with :func:`xailib.models.load_model`.
+    """
+    import pytorch_lightning as pl
+    import schnetpack as spk
+    import schnetpack.transform as trn
+    import torchmetrics
+    from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, TQDMProgressBar
+    from pytorch_lightning.loggers import CSVLogger
+
+
+    if isinstance(config, (str, Path)):
+        config = load_train_config(config)
+    tc = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    folder = Path(out_dir) if out_dir is not None else resolve_path(tc.out_dir or f"data/models/{tc.name}")
+    db_path = resolve_path(tc.dataset)
+    split = read_split(tc.split_file)
+    set_seed(tc.seed)
+    torch.set_num_threads(tc.num_threads)
+    rng = np.random.default_rng(tc.seed)
+    train_idx, val_idx = split["train_idx"], split["val_idx"]
+    if tc.n_train is not None and tc.n_train < len(train_idx):
+        train_idx = np.sort(rng.choice(train_idx, tc.n_train, replace=False))
+    if tc.n_val is not None and tc.n_val < len(val_idx):
+        val_idx = np.sort(rng.choice(val_idx, tc.n_val, replace=False))
+
+    model_dict = dict(tc.model)
+    if model_dict.get("elements") is None:
+        model_dict["elements"] = _elements(db_path, train_idx)
+    mcfg = ModelConfig.from_dict(model_dict)
+    atomic = mcfg.atomic_output
+    props = _properties(mcfg, tc.loss_weights)
+    open_dataset(db_path, props)  # fail early with a clear message
+    model = build_model(mcfg)
+
+    transforms: list[torch.nn.Module] = [trn.MatScipyNeighborList(cutoff=mcfg.cutoff)]
+    if mcfg.offset != "none":
+        for t in mcfg.targets:
+            transforms.append(
+                trn.RemoveOffsets(
+                    t,
+                    remove_mean=mcfg.offset == "mean",
+                    remove_atomrefs=mcfg.offset == "atomrefs",
+                    estimate_atomref=mcfg.offset == "atomrefs",
+                    is_extensive=mcfg.aggregation == "sum",
+                )
+            )
+    if atomic in props and mcfg.offset != "none":
+        from xailib.models.atomic_targets import AtomicOffsets
+
+        transforms.append(AtomicOffsets(atomic, "energy", mode=mcfg.offset, sign=-1))
+    transforms.append(trn.CastTo32())
+    dm = _caching_datamodule(
+        datapath=str(db_path),
+        batch_size=tc.batch_size,
+        split_file=None,
+        load_properties=props,
+        transforms=transforms,
+        num_workers=0,
+        property_units={p: UNITS.get(p, "eV" if p == atomic else None) for p in props
+                        if p in UNITS or p == atomic},
+        distance_unit="Ang",
+        pin_memory=False,
+    )
+    dm.train_idx, dm.val_idx, dm.test_idx = train_idx.tolist(), val_idx.tolist(), split["test_idx"].tolist()
+
+    weights = dict(tc.loss_weights or ({"energy": 0.05, "forces": 0.95} if mcfg.forces else {t: 1.0 for t in props}))
+    unknown = sorted(set(weights) - set(props) - {atomic})
+    if unknown:
+        raise TrainConfigError(f"loss_weights name {unknown}, which the model does not predict ({props})")
+    outputs = [
+        spk.task.ModelOutput(
+            name=p,
+            loss_fn=torch.nn.MSELoss(),
+            loss_weight=float(weights.get(p, 0.0)),
+            metrics={"MAE": torchmetrics.MeanAbsoluteError(), "RMSE": torchmetrics.MeanSquaredError(squared=False)},
+        )
+        for p in props
+    ]
+    task = spk.task.AtomisticTask(
+        model=model,
+        outputs=outputs,
+        optimizer_cls=torch.optim.AdamW,
+        optimizer_args={"lr": tc.lr},
+        scheduler_cls=torch.optim.lr_scheduler.ReduceLROnPlateau,
+        scheduler_args={"factor": tc.lr_factor, "patience": tc.lr_patience, "min_lr": tc.min_lr},
+        scheduler_monitor="val_loss",
+    )
+    work = Path(tempfile.mkdtemp(prefix=f"xailib-train-{tc.name}-"))
+    best = _BestState()
+    callbacks = [best, EarlyStopping(monitor="val_loss", patience=tc.early_stopping_patience),
+                 LearningRateMonitor(logging_interval="epoch")]
+    if tc.progress_bar:
+        callbacks.append(TQDMProgressBar(refresh_rate=20))
+    trainer = pl.Trainer(
+        accelerator=tc.accelerator,
+        devices=tc.devices,
+        strategy=tc.strategy,
+        max_epochs=tc.max_epochs,
+        max_time={"minutes": tc.max_time_min},
+        logger=CSVLogger(save_dir=str(work), name="log", version=""),
+        callbacks=callbacks,
+        enable_checkpointing=False,
+        enable_progress_bar=tc.progress_bar,
+        enable_model_summary=False,
+        inference_mode=False,  # forces need gradients in validation and testing
+        num_sanity_val_steps=0,
+        log_every_n_steps=10,
+    )
+    start = time.perf_counter()
+    trainer.fit(task, datamodule=dm)
+    wall = time.perf_counter() - start
+    if best.state is None:
+        raise RuntimeError(f"training {tc.name} ended before its first validation; raise max_time_min or max_epochs")
+    model.load_state_dict(best.state)
+    model.eval()
+    # evaluate exactly what is shipped: save, reload, then compute the test metrics
+    save_model(model, folder, mcfg)
+    model = load_model(folder)
+    metrics = evaluate(model, db_path, split["test_idx"], batch_size=tc.eval_batch_size)
+    metrics.update(
+        name=tc.name,
+        architecture=mcfg.architecture,
+        n_interactions=mcfg.n_interactions,
+        n_parameters=int(sum(p.numel() for p in model.parameters())),
+        n_train=len(train_idx),
+        n_val=len(val_idx),
+        epochs=int(trainer.current_epoch),
+        best_epoch=best.epoch,
+        best_val_loss=best.best,
+        training_wall_time_s=round(wall, 1),
+        torch_threads=tc.num_threads,
+        accelerator=tc.accelerator,
+        dataset=tc.dataset,
+        split_file=tc.split_file,
+    )
+    save_model(model, folder, mcfg, metrics)
+    resolved = tc.to_dict()
+    resolved["model"] = mcfg.to_dict()
+    (folder / "train_config.json").write_text(json.dumps(resolved, indent=2) + "\n")
+    np.savez(folder / "split.npz", train_idx=train_idx, val_idx=val_idx, test_idx=split["test_idx"])
+    log = work / "log" / "metrics.csv"
+    if log.exists():
+        shutil.copy(log, folder / "log.csv")
+    shutil.rmtree(work, ignore_errors=True)
+    return folder

@@ -1,0 +1,3 @@
+"""Reference methods: GFN2-xTB labels through tblite (:mod:`xailib.qm.xtb`) and atomic-energy partitions
+of HF/DFT energies through PySCF (:mod:`xailib.qm.partition`). Import the submodule you need; each loads
+its quantum-chemistry package only when imported."""
