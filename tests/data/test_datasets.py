@@ -62,6 +62,7 @@ def test_metadata_counts_and_units(name):
         assert md["n_molecules"] >= 400
 
 
+@pytest.mark.slow  # GFN2-xTB (tblite)
 def test_stored_labels_equal_fresh_calculations(name):
     """A seeded random sample of frames recomputed with tblite reproduces every stored label."""
     n = load(name).metadata["n_frames"]
@@ -74,6 +75,7 @@ def test_stored_labels_equal_fresh_calculations(name):
             np.testing.assert_allclose(stored[key], fresh[key], atol=2e-5, rtol=1e-5, err_msg=key)
 
 
+@pytest.mark.slow  # GFN2-xTB (tblite)
 @pytest.mark.parametrize("name", ["md17-aspirin", "nci-small", "nci-large"])
 def test_stored_forces_match_finite_differences(name):
     n = load(name).metadata["n_frames"]
@@ -156,6 +158,7 @@ def test_nci_molecules_obey_the_filter():
     assert set(load("nci-large").metadata["smiles"]).isdisjoint(small["smiles"])
 
 
+@pytest.mark.slow  # GFN2-xTB (tblite)
 def test_one_molecule_regenerates_bit_for_bit():
     """Rebuilding the smallest nci-small molecule gives the stored structures (seeded, deterministic)."""
     from xailib.data.molecules import SourceMolecule

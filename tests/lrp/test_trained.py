@@ -51,7 +51,8 @@ def test_shared_weights_and_filters(shared):
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no shipped models in data/models (they come from the models issue)")
-@pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
+@pytest.mark.parametrize("folder", [pytest.param(p, id=p.name, marks=[pytest.mark.slow] if "schnet6" in p.name else [])
+                                    for p in SHIPPED])  # the 6-interaction model takes ~40 s
 def test_shipped_models_fast_equals_bruteforce_and_conserves(folder):
     from xailib.models import load_model
 

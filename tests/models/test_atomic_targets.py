@@ -13,6 +13,8 @@ from xailib.models.evaluation import DatasetPropertyError, evaluate
 from xailib.models import ModelConfig, ModelConfigError, build_model, load_model
 from xailib.models.training import TrainConfigError, read_split, train
 
+pytestmark = pytest.mark.slow  # training runs on GFN2-xTB-labelled sets
+
 REF = {1: -13.6, 6: -1030.0, 8: -2040.0}  # eV, made-up per-element atomic references
 
 

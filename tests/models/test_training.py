@@ -16,6 +16,8 @@ from xailib.models.evaluation import DatasetPropertyError, errors_by_element, le
 from xailib.models import load_model
 from xailib.models.training import TrainConfigError, evaluate, load_train_config, read_split, train
 
+pytestmark = pytest.mark.slow  # training runs on GFN2-xTB-labelled sets
+
 MODELS = Path(repo_root()) / "data" / "models"
 SHIPPED = sorted(p for p in MODELS.glob("*") if (p / "config.json").exists()) if MODELS.exists() else []
 

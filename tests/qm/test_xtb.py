@@ -11,6 +11,8 @@ from ase.build import molecule
 from xailib.qm.xtb import (MalformedStructureError, UnsupportedElementError, XTBSettings, ase_calculator,
                               free_atom_energies, validate_atoms, xtb_energy, xtb_labels)
 
+pytestmark = pytest.mark.slow  # GFN2-xTB calculations (tblite)
+
 TIGHT = XTBSettings(accuracy=0.01)  # tighter SCF for finite differences
 
 

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from ase import Atoms
 from xailib.analysis.tables import tables_from_nbody
+from xailib.base.io import load_npz, save_npz
+from xailib.base.paths import data_dir, resolve_path
 
 
 @dataclass
@@ -171,31 +173,29 @@ STORED_DTYPES = {"term_relevance": np.float32, "term_atoms": np.int16, "term_mol
 
 def save_results(results: RelevanceResults, path: str | Path) -> Path:
     """Write results to a compressed ``.npz`` (metadata as a JSON string; dtypes as in ``STORED_DTYPES``)."""
-    import json
-
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"relevance results are stored as .npz, got {path.name}")
     if len(results.offsets) and np.diff(results.offsets).max(initial=0) > np.iinfo(np.int16).max:
         raise ValueError("structures with more than 32767 atoms cannot be stored in this format")
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: v for k, v in vars(results).items() if k != "meta"}
     arrays.update({k: arrays[k].astype(dtype) for k, dtype in STORED_DTYPES.items()})
-    meta = dict(results.meta, stored_term_relevance_dtype="float32")
-    np.savez_compressed(path, meta=json.dumps(meta, sort_keys=True), **arrays)
-    return path
+    return save_npz(path, arrays, dict(results.meta, stored_term_relevance_dtype="float32"))
 
 
-def load_results(path: str | Path) -> RelevanceResults:
-    """Read results written by :func:`save_results`."""
-    import json
+def results_path(name_or_path: str | Path) -> Path:
+    """A results file: an ``.npz`` path as given, or the shipped ``data/relevance/<model name>.npz``."""
+    p = Path(name_or_path)
+    if p.suffix == ".npz":
+        return p if p.exists() else resolve_path(p)
+    return data_dir() / "relevance" / f"{name_or_path}.npz"
 
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"{path.name} is not a .npz relevance results file")
-    with np.load(path, allow_pickle=False) as f:
-        fields = {k: f[k] for k in f.files if k != "meta"}
-        meta = json.loads(str(f["meta"]))
+
+def load_results(name_or_path: str | Path) -> RelevanceResults:
+    """Read results written by :func:`save_results`: a path, or the name of a shipped model whose test-set
+    relevances are in ``data/relevance/`` (``python -m xailib study explain-test-sets`` writes them)."""
+    path = results_path(name_or_path)
+    fields, meta = load_npz(path, how_to_make="python -m xailib study explain-test-sets")
     fields["term_relevance"] = fields["term_relevance"].astype(np.float64)
     for key in ("term_atoms", "term_molecule"):
         fields[key] = fields[key].astype(np.int64)

@@ -6,11 +6,13 @@ Rows are 0-based everywhere.
 """
 
 from xailib.base.paths import data_dir
+from xailib.data.stats import heavy_atom_counts, label_arrays, summary
 from xailib.data.store import (DatasetError, SEED, SPLIT_FRACTIONS, db_path, derived_seed, frame_table, frames,
                                load, load_split, metadata)
 
 __all__ = ["DatasetError", "SEED", "SPLIT_FRACTIONS", "data_dir", "db_path", "derived_seed", "frame_table",
-           "frames", "load", "load_split", "metadata", "DATASETS", "build"]
+           "frames", "load", "load_split", "metadata", "summary", "label_arrays", "heavy_atom_counts", "DATASETS",
+           "build"]
 
 
 def __getattr__(name: str):

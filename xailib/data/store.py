@@ -20,7 +20,7 @@ import numpy as np
 from ase import Atoms
 
 from xailib.base.errors import XailibError
-from xailib.base.paths import data_dir
+from xailib.base.paths import data_dir, resolve_path
 from xailib.base.units import DISTANCE_UNIT, PROPERTY_UNITS
 from xailib.qm.xtb import free_atom_energies, xtb_labels
 
@@ -132,13 +132,43 @@ def write_split(path: Path, splits: dict[str, np.ndarray]) -> None:
     np.savez(path, **{k: np.asarray(v, dtype=np.int64) for k, v in splits.items()})
 
 
+def read_split(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``train_idx``, ``val_idx``, ``test_idx`` (0-based rows) of a split ``.npz`` file (schnetpack's format)."""
+    p = resolve_path(path)
+    if not p.exists():
+        raise DatasetError(f"split file {p} does not exist")
+    with np.load(p) as s:
+        missing = [k for k in ("train_idx", "val_idx", "test_idx") if k not in s]
+        if missing:
+            raise DatasetError(f"split file {p} lacks {missing} (has {list(s.keys())})")
+        return {k: np.asarray(s[k], dtype=np.int64) for k in ("train_idx", "val_idx", "test_idx")}
+
+
 def load_split(name: str, directory: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
     """``{"train_idx", "val_idx", "test_idx"}`` of a dataset."""
     path = data_dir(directory) / f"{name}.split.npz"
     if not path.exists():
         raise DatasetError(f"{path} is missing; run `python -m xailib data build --only {name}`")
-    with np.load(path) as f:
-        return {k: f[k] for k in ("train_idx", "val_idx", "test_idx")}
+    return read_split(path)
+
+
+def read_rows(db: str | os.PathLike, rows: Sequence[int]) -> list[Atoms]:
+    """Structures at 0-based ``rows`` of an ASE database (any schnetpack ``ASEAtomsData`` file).
+
+    Each carries its stored labels in ``atoms.info["labels"]`` and its row in ``atoms.info["row"]``.
+    This is the one place where :mod:`xailib` turns 0-based rows into the database's 1-based ids.
+    """
+    from ase.db import connect
+
+    out = []
+    with connect(str(db), use_lock_file=False) as conn:
+        for r in rows:
+            row = conn.get(id=int(r) + 1)
+            atoms = row.toatoms()
+            atoms.info["row"] = int(r)
+            atoms.info["labels"] = dict(row.data)
+            out.append(atoms)
+    return out
 
 
 def db_path(name: str, directory: str | os.PathLike | None = None) -> Path:
@@ -192,18 +222,7 @@ def frames(name: str, split: str | None = None, *, indices: Sequence[int] | None
     ``atoms.info["row"]``. Rows are 0-based everywhere in :mod:`xailib`; the ASE database's 1-based ids
     are handled here only.
     """
-    from ase.db import connect
-
-    rows = _rows(name, split, indices, directory)
-    out = []
-    with connect(str(db_path(name, directory))) as db:
-        for r in rows:
-            row = db.get(id=int(r) + 1)
-            atoms = row.toatoms()
-            atoms.info["row"] = int(r)
-            atoms.info["labels"] = dict(row.data)
-            out.append(atoms)
-    return out
+    return read_rows(db_path(name, directory), _rows(name, split, indices, directory))
 
 
 def _rows(name: str, split: str | None, indices: Sequence[int] | None,

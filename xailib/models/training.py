@@ -27,6 +27,7 @@ import torch
 from xailib.base.errors import XailibError
 from xailib.base.paths import resolve_path
 from xailib.base.seed import set_seed
+from xailib.data.store import DatasetError, read_rows, read_split
 from xailib.models.build import ModelConfig, build_model, load_model, save_model
 from xailib.models.evaluation import UNITS, evaluate, open_dataset
 
@@ -148,18 +149,6 @@ def load_train_config(path: str | Path) -> TrainConfig:
     return TrainConfig.from_dict(data)
 
 
-def read_split(path: str | Path) -> dict[str, np.ndarray]:
-    """Read ``train_idx``, ``val_idx``, ``test_idx`` from a split ``.npz`` file."""
-    p = resolve_path(path)
-    if not p.exists():
-        raise TrainConfigError(f"split file {p} does not exist")
-    with np.load(p) as s:
-        missing = [k for k in ("train_idx", "val_idx", "test_idx") if k not in s]
-        if missing:
-            raise TrainConfigError(f"split file {p} lacks {missing} (has {list(s.keys())})")
-        return {k: np.asarray(s[k], dtype=np.int64) for k in ("train_idx", "val_idx", "test_idx")}
-
-
 def _properties(cfg: ModelConfig, weights: Mapping[str, float] | None = None) -> list[str]:
     props = list(cfg.targets) + (["forces"] if cfg.forces else [])
     if cfg.atomic_output is not None and float((weights or {}).get(cfg.atomic_output, 0.0)) > 0:
@@ -168,15 +157,7 @@ def _properties(cfg: ModelConfig, weights: Mapping[str, float] | None = None) ->
 
 
 def _elements(path: Path, indices: np.ndarray) -> list[int]:
-    from ase.db import connect
-
-    wanted = set(int(i) + 1 for i in indices)  # ASE db ids start at 1
-    found: set[int] = set()
-    with connect(str(path), use_lock_file=False) as db:
-        for row in db.select():
-            if row.id in wanted:
-                found.update(int(z) for z in row.numbers)
-    return sorted(found)
+    return sorted({int(z) for atoms in read_rows(path, indices) for z in atoms.numbers})
 
 
 class _MemoryCache(torch.utils.data.Dataset):
@@ -270,7 +251,10 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
     tc = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     folder = Path(out_dir) if out_dir is not None else resolve_path(tc.out_dir or f"data/models/{tc.name}")
     db_path = resolve_path(tc.dataset)
-    split = read_split(tc.split_file)
+    try:
+        split = read_split(tc.split_file)
+    except DatasetError as err:
+        raise TrainConfigError(f"{err} (training config {tc.name!r}, key split_file)") from err
     set_seed(tc.seed)
     torch.set_num_threads(tc.num_threads)
     rng = np.random.default_rng(tc.seed)
