@@ -6,15 +6,15 @@
   window (:func:`xailib.analysis.fit_power_law`) and the shares of 1-, 2-, 3-body and higher-order
   relevance (:func:`xailib.analysis.manybody_shares`). All relevances are normalised per structure by
   its total absolute relevance, as in chapter 06, except ``short_mean_eV``.
-* :func:`time_to_failure` reads a run file of ``scripts/md_stability.py`` and summarises its seeds
-  (censored runs count with their run length).
+* :func:`time_to_failure` reads a run file of :func:`xailib.md.run_stability_study` and summarises its
+  seeds (censored runs count with their run length); :func:`family_table` joins the runs and
+  explanations of a family of models.
 * :func:`spearman_ci` is Spearman's rank correlation with a seeded bootstrap interval that resamples
   models.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 from xailib.analysis import NBodyTable, explain_dataset, fit_power_law, manybody_shares
+from xailib.md.store import load_explanations, load_run
 
 #: Pairs closer than this (Angstrom) are "short range": every covalent bond of C, H, O molecules.
 SHORT_RANGE_A = 1.6
@@ -90,7 +91,7 @@ def explanation_metrics(model, structures, *, rule: str = "gi", progress: bool =
 
 
 def time_to_failure(path: str | Path, *, statistic: str = "median") -> dict:
-    """Per-model summary of a run file of ``scripts/md_stability.py``.
+    """Per-model summary of a run file (:func:`xailib.md.save_run`).
 
     Returns ``ttf_ps`` (the ``statistic``, ``"median"`` or ``"mean"``, over seeds of the time to
     failure; stable runs count with their full length, i.e. censored), ``run_ps``, ``n_seeds``,
@@ -98,11 +99,11 @@ def time_to_failure(path: str | Path, *, statistic: str = "median") -> dict:
     """
     if statistic not in ("median", "mean"):
         raise ValueError(f"statistic must be 'median' or 'mean', got {statistic!r}")
-    with np.load(path, allow_pickle=False) as f:
-        ttf = f["time_to_failure_fs"] / 1000.0
-        stable = f["stable"].astype(bool)
-        reasons = [str(r) for r in f["reason"]]
-        meta = json.loads(str(f["meta"]))
+    run = load_run(path)
+    ttf = run["time_to_failure_fs"] / 1000.0
+    stable = run["stable"].astype(bool)
+    reasons = [str(r) for r in run["reason"]]
+    meta = run["meta"]
     counts: dict[str, int] = {}
     for r in reasons:
         if r:
@@ -191,9 +192,7 @@ def family_table(md_dir: str | Path, explanations: str | Path | None = None, *, 
     the :func:`time_to_failure` summary and the explanation metrics. Sorted by name."""
     md_dir = Path(md_dir)
     explanations = Path(explanations) if explanations is not None else md_dir / "explanations.json"
-    if not explanations.exists():
-        raise FileNotFoundError(f"{explanations} is missing; run scripts/md_explanations.py")
-    entries = json.loads(explanations.read_text())["models"]
+    entries = load_explanations(explanations)["models"]
     rows = []
     for path in sorted(md_dir.glob("*.npz")):
         name = path.stem
