@@ -6,6 +6,7 @@
 #
 # Each run writes model.pt, config.json, train_config.json, split.npz, log.csv and metrics.json
 # (test errors and training wall time). Needs the datasets (make data). THREADS sets torch threads.
+# `make models` runs this, then `python -m xailib study models-table` (data/models/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}

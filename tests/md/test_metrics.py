@@ -1,4 +1,4 @@
-"""Explanation metrics, time-to-failure summaries and rank correlations of xailib.md_metrics."""
+"""Explanation metrics, time-to-failure summaries and rank correlations of xailib.md.metrics."""
 
 from __future__ import annotations
 

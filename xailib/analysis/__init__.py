@@ -2,7 +2,8 @@
 
 :func:`explain_dataset` runs the relevance engine over many structures (a Lightning predict loop) and
 :func:`save_results` / :func:`load_results` store the result; :meth:`RelevanceResults.tables` turns it
-into :class:`NBodyTable` objects that the analyses take.
+into :class:`NBodyTable` objects that the analyses take. :func:`explain_test_sets` explains the shipped
+``nci-small`` models on their test split (``data/relevance/<model>.npz``, read with :func:`load_test_set_results`).
 """
 
 from xailib.analysis.decay import DecayFit, decay_profile, fit_exponential, fit_power_law
@@ -11,9 +12,11 @@ from xailib.analysis.manybody import manybody_shares, manybody_shares_by_distanc
 from xailib.analysis.pairs import element_pair_strength
 from xailib.analysis.runs import RelevanceResults, explain_dataset, load_results, save_results
 from xailib.analysis.tables import ORDERS, NBodyTable, tables_from_nbody
+from xailib.analysis.test_sets import explain_test_sets, load_test_set_results, relevance_path
 
 __all__ = [
     "NBodyTable", "tables_from_nbody", "ORDERS", "element_pair_strength", "decay_profile", "DecayFit",
     "fit_power_law", "fit_exponential", "manybody_shares", "manybody_shares_by_distance", "locality",
     "explain_dataset", "RelevanceResults", "load_results", "save_results",
+    "explain_test_sets", "load_test_set_results", "relevance_path",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from xailib.base.errors import XailibError
@@ -41,6 +42,22 @@ def write_manifest(data_dir: Path) -> Path:
     data_dir = Path(data_dir)
     lines = [f"{sha256(data_dir / rel)}  {rel.as_posix()}" for rel in data_files(data_dir)]
     path = data_dir / MANIFEST_NAME
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def update_manifest(data: str | Path, files: Sequence[str | Path]) -> Path:
+    """Replace or append the manifest lines of ``files`` (paths under ``data``), keeping every other line.
+
+    Lines are in ``sha256sum`` format (as :func:`write_manifest`); the new lines go to the end in
+    sorted order. A missing manifest is created with just these lines.
+    """
+    data = Path(data)
+    path = data / MANIFEST_NAME
+    rels = {Path(f).resolve().relative_to(data.resolve()).as_posix(): Path(f) for f in files}
+    old = path.read_text().splitlines() if path.exists() else []
+    lines = [ln for ln in old if ln.strip() and ln.split(maxsplit=1)[1].lstrip("*") not in rels]
+    lines += [f"{sha256(f)}  {rel}" for rel, f in sorted(rels.items())]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -9,11 +9,15 @@ from xailib.models.build import (ElementGuard, UntrustedModelError, build_model,
                                  load_model, model_config, model_cutoff, model_dir, model_metrics, save_model,
                                  train_settings)
 from xailib.models.config import ModelConfig, ModelConfigError
+from xailib.models.envelopes import cosine_cutoff, local_exponent, polynomial_envelope
 from xailib.models.evaluation import DatasetPropertyError, errors_by_element, evaluate, learning_curve
+from xailib.models.inventory import (metrics_table, predict_test_split, readme_table, shipped_models,
+                                     write_models_readme)
 from xailib.models.training import TrainConfig, TrainConfigError, load_train_config, read_split, train
 
 __all__ = ["ModelConfig", "ModelConfigError", "UnsupportedElementError", "UntrustedModelError", "ElementGuard",
            "build_model", "calculator", "check_elements", "load_model", "save_model", "model_config",
            "model_cutoff", "model_dir", "model_metrics", "train_settings", "evaluate", "learning_curve",
            "errors_by_element", "DatasetPropertyError", "TrainConfig", "TrainConfigError", "load_train_config",
-           "read_split", "train"]
+           "read_split", "train", "cosine_cutoff", "local_exponent", "polynomial_envelope", "metrics_table",
+           "predict_test_split", "readme_table", "shipped_models", "write_models_readme"]

@@ -1,0 +1,55 @@
+"""Study subcommands of the relevance chapters: ``explain-test-sets`` and ``models-table``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(ssub: argparse._SubParsersAction) -> None:
+    """Register ``study explain-test-sets`` and ``study models-table``."""
+    p = ssub.add_parser("explain-test-sets",
+                        help="explain every shipped nci-small model on the nci-small test split (data/relevance/)")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help="model folder names under --models-dir (default: every nci-small-* model)")
+    p.add_argument("--rule", default="gi", choices=["gi", "gamma"], help="LRP rule (default gi)")
+    p.add_argument("--gamma", type=float, default=0.1, help="gamma of the gamma rule (default 0.1)")
+    p.add_argument("--force", action="store_true", help="recompute results that exist")
+    p.add_argument("--models-dir", default=None,
+                   help="where the model folders are (default data/models); results always go to data/relevance")
+    p.set_defaults(func=_explain_test_sets)
+
+    t = ssub.add_parser("models-table", help="write data/models/README.md from the models' metrics.json files")
+    t.add_argument("--models-dir", default=None, help="folder of model folders (default data/models)")
+    t.set_defaults(func=_models_table)
+
+
+def _explain_test_sets(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from xailib.base.errors import XailibError
+    from xailib.analysis.test_sets import explain_test_sets
+
+    try:
+        written = explain_test_sets(args.models, rule=args.rule, gamma=args.gamma, force=args.force,
+                                    models_dir=args.models_dir)
+    except (FileNotFoundError, XailibError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(written)} result file(s)" + (" and updated MANIFEST.sha256" if written else ""))
+    return 0
+
+
+def _models_table(args: argparse.Namespace) -> int:
+    from xailib.base.errors import XailibError
+    from xailib.models.inventory import write_models_readme
+
+    try:
+        path = write_models_readme(args.models_dir)
+    except (FileNotFoundError, XailibError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(path.read_text())
+    print(f"wrote {path}")
+    return 0
