@@ -47,15 +47,16 @@ data-verify: $(STAMP)
 # Retrain every shipped model under data/models/ from configs/ (CPU, one at a time; ~8 min each).
 models: $(STAMP)
 	PYTHON=$(abspath $(PY)) scripts/train_all.sh
+	$(PY) -m xailib study models-table
 
 # MD-stability study of ethanol (chapter 07), in order: train the family (data/md/models/, ~6 min each), 500 K
 # MD of GFN2-xTB and of every model (5 seeds x 10 ps, ~1.5-2 min per run), explanation metrics (~1 min per
 # model); results in data/md/ethanol/. Extra model folders (e.g. data/poly/models/ethanol-*) are picked up.
 MD_MODELS = data/models/md17-ethanol-schnet data/models/md17-ethanol-painn data/md/models/* $$(ls -d data/poly/models/ethanol-* 2>/dev/null)
 md: $(STAMP)
-	PYTHON=$(abspath $(PY)) scripts/md_family.sh
-	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/md_stability.py ethanol xtb $(MD_MODELS)
-	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/md_explanations.py ethanol $(MD_MODELS)
+	OMP_NUM_THREADS=1 $(PY) -m xailib study md family
+	OMP_NUM_THREADS=1 $(PY) -m xailib study md run ethanol xtb $(MD_MODELS)
+	OMP_NUM_THREADS=1 $(PY) -m xailib study md explain ethanol $(MD_MODELS)
 
 # Relevance engine speed: fast exact walks and n-body terms vs the brute-force reference (2 threads).
 bench-relevance: $(STAMP)
@@ -64,14 +65,14 @@ bench-relevance: $(STAMP)
 # Chapters 08-09 (transferability): adversarial-validation cache, the six atomic-energy models of
 # configs/transfer/ (weights to data/transfer/models/, not committed; <= 4 min each) and their results.
 transfer: $(STAMP)
-	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/transfer_adversarial.py
-	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/transfer_train.py configs/transfer/*.yaml
-	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/transfer_eval.py
+	OMP_NUM_THREADS=1 $(PY) -m xailib study transfer adversarial
+	OMP_NUM_THREADS=1 $(PY) -m xailib study transfer train configs/transfer/*.yaml
+	OMP_NUM_THREADS=1 $(PY) -m xailib study transfer eval
 
 # Chapter 10: the polynomial-envelope variants (configs/poly/, weights to data/poly/models/, not committed),
 # their ethanol MD runs and relevances, then data/poly/results.json (about 1.5 h on one core).
 poly: $(STAMP)
 	for c in configs/poly/*.yaml; do OMP_NUM_THREADS=1 $(PY) -m xailib train --config $$c --out data/poly/models/$$(basename $$c .yaml) || exit 1; done
-	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/md_stability.py ethanol data/poly/models/ethanol-schnet-poly data/poly/models/ethanol-painn-poly
-	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/poly_analysis.py explain --models-dir data/poly/models
-	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/poly_analysis.py summarise --models-dir data/poly/models
+	OMP_NUM_THREADS=1 $(PY) -m xailib study md run ethanol data/poly/models/ethanol-schnet-poly data/poly/models/ethanol-painn-poly
+	OMP_NUM_THREADS=1 $(PY) -m xailib study poly explain --models-dir data/poly/models
+	OMP_NUM_THREADS=1 $(PY) -m xailib study poly summarise --models-dir data/poly/models

@@ -6,15 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from ase.db import connect
 
-from xailib import repo_root
-from xailib.data.store import db_path, load_split
-from xailib.transfer.atomic import (FUNCTIONAL_GROUPS, build_transfer_db, error_tables, functional_groups,
-                             hydrogen_energies, load_partition, reference_table)
+from xailib.data import frames, load_split, metadata
+from xailib.transfer import (FUNCTIONAL_GROUPS, build_transfer_db, error_tables, functional_groups, hydrogen_energies,
+                             load_partition, partition_path, reference_table, save_partition)
 from xailib.viz import markdown_table
 
-PARTITION = repo_root() / "data" / "partition" / "nci-small-hf-sto-3g.npz"
+PARTITION = partition_path("nci-small")
 needs_partition = pytest.mark.skipif(not PARTITION.exists(), reason="data/partition not built")
 
 
@@ -26,10 +24,9 @@ def small_partition(tmp_path_factory):
     n = int(part["offsets"][k])
     path = tmp_path_factory.mktemp("part") / "nci-small-sub.npz"
     per_atom = ("numbers", "ao", "mo", "ao_relative", "mo_relative")
-    np.savez(path, **{key: part[key][:n] for key in per_atom}, offsets=part["offsets"][:k + 1],
-             **{key: part[key][:k] for key in ("frame", "mol_id", "scf_energy", "seconds")},
-             meta=json.dumps(part["meta"]))
-    return path
+    arrays = {key: part[key][:n] for key in per_atom} | {"offsets": part["offsets"][:k + 1]}
+    arrays |= {key: part[key][:k] for key in ("frame", "mol_id", "scf_energy", "seconds")}
+    return save_partition(arrays, part["meta"], path)
 
 
 @needs_partition
@@ -43,14 +40,12 @@ def test_database_sums_and_split(small_partition, tmp_path):
     # relative energies: SCF energy minus free atoms, so the two schemes agree atom-sum-wise with the SCF total
     np.testing.assert_allclose(np.add.reduceat(part["ao"], off[:-1]), part["scf_energy"], atol=1e-6)
     # xTB atomic energies minus free atoms sum to the xTB energy minus the free atoms (independent: the db rows)
-    src = connect(str(db_path("nci-small")))
-    refs = src.metadata["atomrefs"]
+    refs = metadata("nci-small")["atomrefs"]
     refs = np.asarray((json.loads(refs) if isinstance(refs, str) else refs)["energy"])
-    for k, frame in enumerate(ref["frame"]):
-        row = src.get(id=int(frame) + 1)
-        assert ref["xtb"][off[k]:off[k + 1]].sum() == pytest.approx(float(row.data["energy"][0]) - refs[row.numbers].sum(),
-                                                                   abs=1e-4)  # xTB: to ~1e-5 eV
-        assert np.array_equal(ref["numbers"][off[k]:off[k + 1]], row.numbers)
+    for k, atoms in enumerate(frames("nci-small", indices=ref["frame"])):
+        e_xtb = float(atoms.info["labels"]["energy"][0]) - refs[atoms.numbers].sum()
+        assert ref["xtb"][off[k]:off[k + 1]].sum() == pytest.approx(e_xtb, abs=1e-4)  # xTB: to ~1e-5 eV
+        assert np.array_equal(ref["numbers"][off[k]:off[k + 1]], atoms.numbers)
     # every molecule on the side of the parent split it has there
     split = np.load(str(db) + ".split.npz")
     parent = load_split("nci-small")
@@ -122,7 +117,7 @@ def test_markdown_table():
 
 
 def test_load_results_restores_atomic_predictions(tmp_path):
-    from xailib.transfer.atomic import load_results
+    from xailib.transfer import load_results
 
     ref = np.array([-1.5, 0.25, 3.0], dtype=np.float32)
     diff = np.array([0.125, -0.5, 0.0], dtype=np.float16)

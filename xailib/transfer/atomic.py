@@ -1,7 +1,7 @@
 """Transferability data: HF atomic-energy training sets, per-element and per-functional-group errors.
 
 The committed partition results (``data/partition/<dataset>-<method>-<basis>.npz``, written by
-``scripts/partition_dataset.py``) hold, for the relaxed structure of each molecule, the per-atom
+:func:`xailib.transfer.partition_dataset`, read by :func:`xailib.transfer.load_partition`) hold, for the relaxed structure of each molecule, the per-atom
 energies of the AO and MO schemes relative to free atoms. :func:`build_transfer_db` turns one of them
 into a schnetpack ``ASEAtomsData`` database (a build artifact under ``data/transfer/build/``, never
 committed) with
@@ -26,9 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SCHEME_KEYS", "FUNCTIONAL_GROUPS", "MODEL_NAMES", "load_partition", "build_transfer_db", "transfer_db",
-           "reference_table", "predict", "functional_groups", "mean_abs_by", "load_results", "trained_scheme",
-           "error_tables", "hydrogen_energies"]
+from xailib.transfer.partition_runs import load_partition, partition_path
+
+__all__ = ["SCHEME_KEYS", "FUNCTIONAL_GROUPS", "MODEL_NAMES", "build_transfer_db", "transfer_db",
+           "reference_table", "predict", "functional_groups", "mean_abs_by", "trained_scheme", "error_tables",
+           "hydrogen_energies"]
 
 #: database key of each scheme's relative atomic energies
 SCHEME_KEYS = {"ao": "atomic_energies_ao", "mo": "atomic_energies_mo", "xtb": "atomic_energies_xtb"}
@@ -58,22 +60,19 @@ FUNCTIONAL_GROUPS = {
 }
 
 
-def load_partition(path: str | Path) -> dict:
-    """The arrays of a partition ``.npz`` and its ``meta`` (parsed JSON)."""
-    return _load_npz(path, "run scripts/partition_dataset.py (see data/partition/README.md)")
+def _xtb_atomrefs(dataset: str) -> np.ndarray:
+    """GFN2-xTB free-atom energies (eV, indexed by Z) of a dataset's metadata."""
+    from xailib.data import metadata
+
+    refs = metadata(dataset)["atomrefs"]
+    return np.asarray((json.loads(refs) if isinstance(refs, str) else refs)["energy"], dtype=float)
 
 
-def _load_npz(path: str | Path, how_to_make: str) -> dict:
-    """Every array of a results ``.npz`` and its ``meta`` (parsed JSON); a missing file says how to make it."""
-    from xailib.base.paths import resolve_path
+def _structures(dataset: str, rows) -> list:
+    """The dataset's structures at ``rows`` (0-based), with their stored labels in ``atoms.info["labels"]``."""
+    from xailib.data import frames
 
-    p = resolve_path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no results at {p}; {how_to_make}")
-    with np.load(p) as f:
-        out = {k: f[k] for k in f.files if k != "meta"}
-        out["meta"] = json.loads(str(f["meta"]))
-    return out
+    return frames(dataset, indices=[int(r) for r in rows])
 
 
 def _sha(path: Path) -> str:
@@ -96,27 +95,25 @@ def build_transfer_db(dataset: str, partition: str | Path, out: str | Path, *, w
     """
     from ase.db import connect
     from schnetpack.data import ASEAtomsData
-    from xailib.data.store import db_path, load_split
+    from xailib.data import load_split
     from xailib.base.paths import resolve_path
 
     part = load_partition(partition)
     if part["meta"].get("dataset") != dataset:
         raise ValueError(f"{partition} partitions {part['meta'].get('dataset')!r}, not {dataset!r}")
-    src = connect(str(db_path(dataset)))
-    xtb_ref = np.asarray(json.loads(src.metadata["atomrefs"])["energy"]) if isinstance(src.metadata["atomrefs"], str) \
-        else np.asarray(src.metadata["atomrefs"]["energy"])
+    xtb_ref = _xtb_atomrefs(dataset)
     off = part["offsets"]
     atoms_list, props = [], []
-    for k, frame in enumerate(part["frame"]):
-        row = src.get(id=int(frame) + 1)
-        atoms = row.toatoms()
+    for k, (frame, atoms) in enumerate(zip(part["frame"], _structures(dataset, part["frame"]))):
+        labels = atoms.info.pop("labels")
+        atoms.info.clear()  # only the structure goes into the training database
         sl = slice(off[k], off[k + 1])
         if not np.array_equal(atoms.numbers, part["numbers"][sl]):
             raise ValueError(f"frame {frame} of {dataset} does not match the partition file's atoms")
         ao, mo = part["ao_relative"][sl], part["mo_relative"][sl]
         if abs(ao.sum() - mo.sum()) > 1e-5:
             raise ValueError(f"frame {frame}: the AO and MO sums differ by {ao.sum() - mo.sum():.2e} eV")
-        xtb = np.asarray(row.data["atomic_energies"], dtype=float) - xtb_ref[atoms.numbers]
+        xtb = np.asarray(labels["atomic_energies"], dtype=float) - xtb_ref[atoms.numbers]
         atoms_list.append(atoms)
         props.append({"energy": np.array([ao.sum()]), "atomic_energies_ao": ao.astype(np.float64),
                       "atomic_energies_mo": mo.astype(np.float64), "atomic_energies_xtb": xtb})
@@ -152,7 +149,7 @@ def transfer_db(dataset: str, *, partition: str | Path | None = None, directory:
     from ase.db import connect
     from xailib.base.paths import resolve_path
 
-    partition = partition or f"data/partition/{dataset}-hf-sto-3g.npz"
+    partition = partition or partition_path(dataset, "hf", "sto-3g")
     out = resolve_path(directory) / f"{dataset}-hf-sto-3g.db"
     if out.exists() and Path(str(out) + ".split.npz").exists():
         md = connect(str(out)).metadata
@@ -234,15 +231,6 @@ def predict(model, db: str | Path, indices: Sequence[int] | None = None, *, batc
     return np.concatenate(energy), (np.concatenate(atomic) if key is not None else None)
 
 
-def load_results(path: str | Path = "data/transfer/results.npz") -> dict:
-    """The arrays of ``scripts/transfer_eval.py``'s results file, with ``meta`` parsed."""
-    out = _load_npz(path, "run scripts/transfer_train.py, then scripts/transfer_eval.py")
-    for key in [k for k in out if "_atomic_minus_" in k]:  # predicted atomic energies = reference + stored difference
-        head, scheme = key.split("_atomic_minus_")
-        out[f"{head}_atomic"] = out[f"{head.split('_', 1)[0]}_{scheme}"].astype(float) + out.pop(key).astype(float)
-    return out
-
-
 def trained_scheme(model_name: str) -> str | None:
     """``"ao"`` or ``"mo"`` for a model trained on that scheme's atomic energies, ``None`` for totals only."""
     tail = model_name.rsplit("-", 1)[-1]
@@ -296,27 +284,23 @@ def error_tables(results: dict, smiles: dict[str, str] | None = None) -> dict[st
     return out
 
 
-def hydrogen_energies(partition: str | Path = "data/partition/nci-small-hf-sto-3g.npz") -> dict[str, np.ndarray]:
-    """Every hydrogen of a partition file with its bonding partner and its relative atomic energy in
+def hydrogen_energies(partition: str | Path = "nci-small") -> dict[str, np.ndarray]:
+    """Every hydrogen of a partition file (a path, or a dataset name: its HF/STO-3G file, see
+    :func:`~xailib.transfer.load_partition`) with its bonding partner and its relative atomic energy in
     each scheme (``ao``, ``mo``; ``xtb``: GFN2-xTB atom-resolved energy minus the free xTB atom), eV."""
-    from ase.db import connect
-    from xailib.data.store import db_path
     from xailib.transfer.descriptors import hydrogen_partners
 
     part = load_partition(partition)
-    src = connect(str(db_path(part["meta"]["dataset"])))
-    refs = src.metadata["atomrefs"]
-    xtb_ref = np.asarray((json.loads(refs) if isinstance(refs, str) else refs)["energy"])
+    dataset = part["meta"]["dataset"]
+    xtb_ref = _xtb_atomrefs(dataset)
     partner, ao, mo, xtb = [], [], [], []
     off = part["offsets"]
-    for k, frame in enumerate(part["frame"]):
-        row = src.get(id=int(frame) + 1)
-        atoms = row.toatoms()
+    for k, atoms in enumerate(_structures(dataset, part["frame"])):
         h = np.flatnonzero(atoms.numbers == 1)
         p = hydrogen_partners(atoms)
         partner += [p[i] for i in h]
         ao.append(part["ao_relative"][off[k]:off[k + 1]][h])
         mo.append(part["mo_relative"][off[k]:off[k + 1]][h])
-        xtb.append(np.asarray(row.data["atomic_energies"])[h] - xtb_ref[1])
+        xtb.append(np.asarray(atoms.info["labels"]["atomic_energies"])[h] - xtb_ref[1])
     return {"partner": np.array(partner, dtype=object), "ao": np.concatenate(ao), "mo": np.concatenate(mo),
             "xtb": np.concatenate(xtb)}
