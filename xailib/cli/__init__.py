@@ -7,6 +7,7 @@ Commands: ``info``, ``data build|verify``, ``train``, ``explain`` (:mod:`xailib.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from xailib.cli import commands, study
@@ -24,10 +25,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
+    """Entry point; returns the exit status.
+
+    Bad input and missing files (:class:`~xailib.base.errors.XailibError`, ``FileNotFoundError``) are
+    reported as one line ``error: ...`` on stderr with exit status 2, not as a traceback.
+    """
+    from xailib.base.errors import XailibError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (XailibError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 
 def register(ssub: argparse._SubParsersAction) -> None:
@@ -49,56 +48,39 @@ def register(ssub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_explain)
 
 
-def _guarded(call) -> int:
-    """Run ``call``; a missing file or a library error is one line on stderr and exit status 2."""
-    from xailib.base.errors import XailibError
-
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        return call()
-    except (FileNotFoundError, XailibError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
 def _family(args: argparse.Namespace) -> int:
-    def call() -> int:
-        from xailib.md import family_configs, train_family
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from xailib.md import family_configs, train_family
 
-        configs = family_configs(args.names, config_dir=args.config_dir)
-        print(f"training {len(configs)} models: {', '.join(p.stem for p in configs)}", flush=True)
-        for folder in train_family([p.stem for p in configs], config_dir=configs[0].parent, threads=args.threads):
-            print(f"model written to {folder}", flush=True)
-        return 0
-
-    return _guarded(call)
+    configs = family_configs(args.names, config_dir=args.config_dir)
+    print(f"training {len(configs)} models: {', '.join(p.stem for p in configs)}", flush=True)
+    for folder in train_family([p.stem for p in configs], config_dir=configs[0].parent, threads=args.threads):
+        print(f"model written to {folder}", flush=True)
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    def call() -> int:
-        from xailib.md import load_run, run_stability_study
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from xailib.md import load_run, run_stability_study
 
-        paths = run_stability_study(args.molecule, args.models, seeds=args.seeds, ps=args.ps,
-                                    timestep_fs=args.timestep, temperature_K=args.temperature,
-                                    record_fs=args.record_fs, snapshot_fs=args.snapshot_fs, root=args.out_dir)
-        for path in paths:
-            run = load_run(path)
-            ttf = ", ".join(f"{t / 1000:.2f}" for t in run["time_to_failure_fs"])
-            print(f"{path.stem}: stable {int(run['stable'].sum())}/{len(run['stable'])}, "
-                  f"time to failure (ps) {ttf} -> {path}")
-        return 0
-
-    return _guarded(call)
+    paths = run_stability_study(args.molecule, args.models, seeds=args.seeds, ps=args.ps,
+                                timestep_fs=args.timestep, temperature_K=args.temperature,
+                                record_fs=args.record_fs, snapshot_fs=args.snapshot_fs, root=args.out_dir)
+    for path in paths:
+        run = load_run(path)
+        ttf = ", ".join(f"{t / 1000:.2f}" for t in run["time_to_failure_fs"])
+        print(f"{path.stem}: stable {int(run['stable'].sum())}/{len(run['stable'])}, "
+              f"time to failure (ps) {ttf} -> {path}")
+    return 0
 
 
 def _explain(args: argparse.Namespace) -> int:
-    def call() -> int:
-        from xailib.md import explanation_study, load_explanations
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from xailib.md import explanation_study, load_explanations
 
-        out = explanation_study(args.molecule, args.models, n_frames=args.n_frames, seed=args.seed, rule=args.rule,
-                                out=args.out)
-        entries = load_explanations(out)["models"]
-        print(f"{len(entries)} models in {out}")
-        return 0
+    out = explanation_study(args.molecule, args.models, n_frames=args.n_frames, seed=args.seed, rule=args.rule,
+                            out=args.out)
+    entries = load_explanations(out)["models"]
+    print(f"{len(entries)} models in {out}")
+    return 0
 
-    return _guarded(call)

@@ -23,18 +23,13 @@ def _run(args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from xailib.base.errors import XailibError
     from xailib import poly
 
     if args.stage == "summarise" and args.names:
         print("error: summarise takes no model names (it summarises the fixed set of the study)", file=sys.stderr)
         return 2
-    try:
-        if args.stage == "explain":
-            poly.explain(args.models_dir, args.names, force=args.force)
-        else:
-            poly.summarise(args.models_dir, args.out)
-    except (FileNotFoundError, XailibError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.stage == "explain":
+        poly.explain(args.models_dir, args.names, force=args.force)
+    else:
+        poly.summarise(args.models_dir, args.out)
     return 0

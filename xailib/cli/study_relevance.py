@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def register(ssub: argparse._SubParsersAction) -> None:
@@ -28,28 +27,18 @@ def _explain_test_sets(args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from xailib.base.errors import XailibError
     from xailib.analysis.test_sets import explain_test_sets
 
-    try:
-        written = explain_test_sets(args.models, rule=args.rule, gamma=args.gamma, force=args.force,
-                                    models_dir=args.models_dir)
-    except (FileNotFoundError, XailibError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    written = explain_test_sets(args.models, rule=args.rule, gamma=args.gamma, force=args.force,
+                                models_dir=args.models_dir)
     print(f"wrote {len(written)} result file(s)" + (" and updated MANIFEST.sha256" if written else ""))
     return 0
 
 
 def _models_table(args: argparse.Namespace) -> int:
-    from xailib.base.errors import XailibError
     from xailib.models.inventory import write_models_readme
 
-    try:
-        path = write_models_readme(args.models_dir)
-    except (FileNotFoundError, XailibError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    path = write_models_readme(args.models_dir)
     print(path.read_text())
     print(f"wrote {path}")
     return 0

@@ -4,24 +4,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
 from pathlib import Path
-
-
-def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Report bad input and missing files as one line on stderr (exit status 2) instead of a traceback."""
-
-    def wrapper(args: argparse.Namespace) -> int:
-        from xailib.base.errors import XailibError
-
-        try:
-            return run(args)
-        except (XailibError, FileNotFoundError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-
-    return wrapper
 
 
 def _positive(text: str) -> int:
@@ -50,7 +33,6 @@ def _add_transfer(ssub: argparse._SubParsersAction) -> None:
     e.add_argument("--models-dir", default=None, help="trained models (default data/transfer/models)")
     e.add_argument("--out", default=None, help="output file (default data/transfer/results.npz)")
 
-    @_guarded
     def run(args: argparse.Namespace) -> int:
         from xailib import transfer as T
 
@@ -88,7 +70,6 @@ def _add_partition(ssub: argparse._SubParsersAction) -> None:
     p.add_argument("--basis", default="sto-3g", help="basis set (default sto-3g)")
     p.add_argument("--out", default=None, help="output file (default data/partition/DATASET-METHOD-BASIS.npz)")
 
-    @_guarded
     def run(args: argparse.Namespace) -> int:
         import os
 
@@ -116,7 +97,6 @@ def _add_timing(ssub: argparse._SubParsersAction) -> None:
                    help="heavy-atom counts, one molecule each (default 6 10 ... 30)")
     p.add_argument("--out", default=None, help="also save the table as JSON to this file")
 
-    @_guarded
     def run(args: argparse.Namespace) -> int:
         import os
 
