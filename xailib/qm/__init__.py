@@ -3,5 +3,6 @@ of HF/DFT energies through PySCF (:mod:`xailib.qm.partition`). Import the submod
 its quantum-chemistry package only when imported."""
 
 from xailib.base.errors import MalformedStructureError, UnsupportedElementError
+from xailib.qm.xtb import XTBCalculationError  # tblite itself loads only when a calculation runs
 
-__all__ = ["UnsupportedElementError", "MalformedStructureError"]
+__all__ = ["UnsupportedElementError", "MalformedStructureError", "XTBCalculationError"]
