@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCHNETPACK := schnetpack==2.2.0
 
-.PHONY: venv book test test-fast data data-verify models md bench-relevance transfer poly clean clean-book
+.PHONY: venv book test test-fast data data-verify models relevance md bench-relevance partition transfer poly clean clean-book
 
 venv: $(STAMP)
 
@@ -49,6 +49,11 @@ models: $(STAMP)
 	PYTHON=$(abspath $(PY)) scripts/train_all.sh
 	$(PY) -m xailib study models-table
 
+# Chapters 04-06: exact 1-3-body relevances of every shipped nci-small model on the nci-small test split
+# (data/relevance/<model>.npz, rule gi, 2-3 min per model on one core); existing files are kept (--force redoes).
+relevance: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m xailib study explain-test-sets
+
 # MD-stability study of ethanol (chapter 07), in order: train the family (data/md/models/, ~6 min each), 500 K
 # MD of GFN2-xTB and of every model (5 seeds x 10 ps, ~1.5-2 min per run), explanation metrics (~1 min per
 # model); results in data/md/ethanol/. Extra model folders (e.g. data/poly/models/ethanol-*) are picked up.
@@ -62,7 +67,13 @@ md: $(STAMP)
 bench-relevance: $(STAMP)
 	OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(PY) benchmarks/bench_relevance.py --threads 2
 
-# Chapters 08-09 (transferability): adversarial-validation cache, the six atomic-energy models of
+# Chapter 09: HF/STO-3G atomic energies (AO and MO schemes) of the relaxed NCI structures, the input of
+# `make transfer` (data/partition/; about 9 min for nci-small and 12 min for the nci-large subset on one core).
+partition: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m xailib study partition nci-small
+	OMP_NUM_THREADS=1 $(PY) -m xailib study partition nci-large --n-molecules 150 --seed 0
+
+# Chapters 08-09 (transferability; needs data/partition/ from `make partition`): adversarial-validation cache, the six atomic-energy models of
 # configs/transfer/ (weights to data/transfer/models/, not committed; <= 4 min each) and their results.
 transfer: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m xailib study transfer adversarial

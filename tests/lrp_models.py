@@ -12,7 +12,7 @@ def potential(arch: str = "schnet", n_interactions: int = 2, width: int = 8, *, 
               extra_heads: int = 0):
     """A random schnetpack NeuralNetworkPotential (SchNet or PaiNN) with an Atomwise ``energy`` head.
 
-    ``arch`` ``"schnet-poly"`` / ``"painn-poly"``: the same with :class:`xailib.envelopes.PolynomialEnvelope`
+    ``arch`` ``"schnet-poly"`` / ``"painn-poly"``: the same with :class:`xailib.models.envelopes.PolynomialEnvelope`
     (``r0 = 1.5``, switch on ``[cutoff - 1, cutoff]``) instead of the cosine cutoff, and the radial basis on
     ``[0, cutoff - 1]``, as in the ``envelope: poly`` models. Weights are schnetpack's initialisation plus noise; biases (zero at initialisation) are set to
     random values of scale ``bias_scale`` so that bias handling of the rules is exercised.

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xailib.analysis import load_results, load_test_set_results, relevance_path
-from xailib.analysis.test_sets import explain_test_sets, shipped_models
-from xailib.data.manifest import update_manifest
+from xailib.analysis import explain_test_sets, load_results, results_path, test_sets
 from xailib.base.io import CacheFileError
 from xailib.cli import build_parser
-from xailib.data.manifest import sha256, verify_manifest
+from xailib.data.manifest import sha256, update_manifest, verify_manifest
+from xailib.models import shipped_models
 
 
 def test_update_manifest_replaces_changed_lines_and_keeps_others(tmp_path):
@@ -32,8 +31,8 @@ def test_update_manifest_replaces_changed_lines_and_keeps_others(tmp_path):
 
 
 def test_explain_test_sets_writes_results_and_manifest_then_skips(tmp_path, monkeypatch):
-    import xailib.data
     from lrp_models import mol
+
     from xailib.base.seed import set_seed
     from xailib.models import build_model, save_model
 
@@ -47,11 +46,11 @@ def test_explain_test_sets_writes_results_and_manifest_then_skips(tmp_path, monk
     (data / "x.db").write_text("x")
     (data / "MANIFEST.sha256").write_text(f"{sha256(data / 'x.db')}  x.db\n")
     structures = [mol("H2O"), mol("CH3OH")]
-    monkeypatch.setattr(xailib.data, "frames", lambda name, split=None, directory=None: structures)
-    assert shipped_models(models_dir=models) == ["nci-small-tiny"]
+    monkeypatch.setattr(test_sets, "frames", lambda name, split=None, directory=None: structures)
+    assert shipped_models(models, prefix="nci-small-") == ["nci-small-tiny"]
     written = explain_test_sets(models_dir=models, directory=data, log=lambda s: None)
-    assert written == [relevance_path("nci-small-tiny", data)]
-    res = load_test_set_results("nci-small-tiny", data)
+    assert written == [results_path("nci-small-tiny", data)]
+    res = load_results(results_path("nci-small-tiny", data))
     assert len(res) == 2 and res.meta["model"] == "nci-small-tiny" and res.meta["split"] == "test_idx"
     assert res.meta["model_sha256"] == sha256(models / "nci-small-tiny" / "model.pt")
     assert verify_manifest(data) == {"x.db": "OK", "relevance/nci-small-tiny.npz": "OK"}
@@ -61,12 +60,12 @@ def test_explain_test_sets_writes_results_and_manifest_then_skips(tmp_path, monk
 
 
 def test_committed_relevances_load_through_the_library():
-    res = load_test_set_results("nci-small-energy-schnet")
+    res = load_results("nci-small-energy-schnet")
     assert res.meta["model"] == "nci-small-energy-schnet" and res.meta["rule"] == "gi"
     assert len(res) == res.meta["n_structures"]
-    np.testing.assert_array_equal(res.output, load_results(relevance_path("nci-small-energy-schnet")).output)
+    np.testing.assert_array_equal(res.output, load_results("data/relevance/nci-small-energy-schnet.npz").output)
     with pytest.raises(CacheFileError, match="explain-test-sets"):
-        load_test_set_results("no-such-model")
+        load_results("no-such-model")
 
 
 def test_test_split_frames_are_the_split_rows_schnetpack_reads():

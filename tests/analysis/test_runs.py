@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ase import Atoms
-
 from lrp_models import mol, potential
+
 from xailib.analysis import explain_dataset, load_results, manybody_shares
 from xailib.lrp import nbody_relevances
 

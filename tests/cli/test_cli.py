@@ -1,8 +1,8 @@
 import subprocess
 import sys
 
-from xailib.cli import main
 from xailib.base.info import inventory
+from xailib.cli import main
 
 
 def test_info_prints_versions_and_threads(capsys):

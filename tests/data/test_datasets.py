@@ -8,17 +8,23 @@ import shutil
 
 import numpy as np
 import pytest
-from ase import Atoms
 
 from xailib.base.paths import data_dir
 from xailib.base.units import PROPERTY_UNITS
-from xailib.data import DatasetError, derived_seed, frame_table, frames, load, load_split
+from xailib.data import DatasetError, derived_seed, frame_table, load, load_split
+from xailib.data.manifest import verify_manifest, write_manifest
 from xailib.data.md17 import MD17_MOLECULES
+from xailib.data.molecules import (
+    NCI_ELEMENTS,
+    MoleculeError,
+    embed,
+    filter_nci,
+    geometry_adjacency,
+    rejection_reason,
+    smiles_adjacency,
+)
 from xailib.data.registry import DATASETS, build
 from xailib.data.store import split_by_group
-from xailib.data.manifest import verify_manifest, write_manifest
-from xailib.data.molecules import (NCI_ELEMENTS, MoleculeError, embed, filter_nci, geometry_adjacency, rejection_reason,
-                              smiles_adjacency)
 from xailib.qm.xtb import XTBSettings, xtb_energy, xtb_labels
 
 NCI = ("nci-small", "nci-large")

@@ -11,9 +11,24 @@ import pytest
 import yaml
 
 from xailib.cli import main as cli_main
-from xailib.md import (BOND_EDGES, PAIR_EDGES, StudySettingsError, bond_graph, explanation_study, family_configs,
-                       load_explanations, load_run, run_path, run_stability_study, save_explanations, save_run,
-                       stability, test_frames, time_to_failure, training_config_difference)
+from xailib.md import (
+    BOND_EDGES,
+    PAIR_EDGES,
+    StudySettingsError,
+    bond_graph,
+    explanation_study,
+    family_configs,
+    load_explanations,
+    load_run,
+    run_path,
+    run_stability_study,
+    save_explanations,
+    save_run,
+    stability,
+    test_frames,
+    time_to_failure,
+    training_config_difference,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "data" / "models" / "md17-ethanol-schnet"

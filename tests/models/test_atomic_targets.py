@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from xailib.models.evaluation import DatasetPropertyError, evaluate
 from xailib.models import ModelConfig, ModelConfigError, build_model, load_model
+from xailib.models.evaluation import DatasetPropertyError, evaluate
 from xailib.models.training import TrainConfigError, read_split, train
 
 pytestmark = pytest.mark.slow  # training runs on GFN2-xTB-labelled sets

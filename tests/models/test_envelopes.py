@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from xailib.models.envelopes import PolynomialEnvelope, cosine_cutoff, local_exponent, polynomial_envelope
 from xailib.models import ModelConfig, ModelConfigError, build_model, load_model
+from xailib.models.envelopes import PolynomialEnvelope, cosine_cutoff, local_exponent, polynomial_envelope
 
 PARAMS = dict(cutoff=8.0, power=6.0, r0=3.0, width=1.5)
 MODELS = Path(__file__).resolve().parents[2] / "data" / "models"

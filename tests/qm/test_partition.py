@@ -12,9 +12,9 @@ from scipy.spatial.transform import Rotation
 pytest.importorskip("pyscf")
 
 from xailib.qm.partition import scf as P  # noqa: E402  (the module: tests patch its SCF settings)
-from xailib.transfer.descriptors import hydrogen_partners  # noqa: E402
 from xailib.qm.partition.ao import basis_owner  # noqa: E402
 from xailib.qm.partition.mo import localise_occupied, orbital_contributions  # noqa: E402
+from xailib.transfer.descriptors import hydrogen_partners  # noqa: E402
 
 pytestmark = pytest.mark.slow  # PySCF SCF runs
 

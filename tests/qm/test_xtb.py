@@ -8,8 +8,16 @@ import pytest
 from ase import Atoms
 from ase.build import molecule
 
-from xailib.qm.xtb import (MalformedStructureError, UnsupportedElementError, XTBSettings, ase_calculator,
-                              free_atom_energies, validate_atoms, xtb_energy, xtb_labels)
+from xailib.qm.xtb import (
+    MalformedStructureError,
+    UnsupportedElementError,
+    XTBSettings,
+    ase_calculator,
+    free_atom_energies,
+    validate_atoms,
+    xtb_energy,
+    xtb_labels,
+)
 
 pytestmark = pytest.mark.slow  # GFN2-xTB calculations (tblite)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from ase import Atoms
@@ -12,11 +11,14 @@ from scipy.spatial.transform import Rotation
 pytest.importorskip("xgboost")
 pytest.importorskip("rdkit")
 
+from xailib.transfer import UnsupportedElementError  # noqa: E402
 from xailib.transfer.adversarial import (  # noqa: E402
-    AdversarialInputError, adversarial_validation, atom_descriptors, molecule_descriptors,
+    AdversarialInputError,
+    adversarial_validation,
+    atom_descriptors,
+    molecule_descriptors,
     random_split_control,
 )
-from xailib.transfer import UnsupportedElementError  # noqa: E402
 
 ELEMENTS = ["H", "C", "N", "O"]
 

@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 from xailib.data import frames, load_split, metadata
-from xailib.transfer import (FUNCTIONAL_GROUPS, build_transfer_db, error_tables, functional_groups, hydrogen_energies,
-                             load_partition, partition_path, reference_table, save_partition)
+from xailib.transfer import (
+    FUNCTIONAL_GROUPS,
+    build_transfer_db,
+    error_tables,
+    functional_groups,
+    hydrogen_energies,
+    load_partition,
+    partition_path,
+    reference_table,
+    save_partition,
+)
 from xailib.viz import markdown_table
 
 PARTITION = partition_path("nci-small")

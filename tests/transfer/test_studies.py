@@ -7,11 +7,24 @@ import numpy as np
 import pytest
 from ase.build import molecule
 
-from xailib.cli import build_parser, main
-from xailib.transfer import (ADVERSARIAL_FILE, RESULTS_FILE, env_labels, equilibrium_frames, load_adversarial,
-                             load_partition, load_partition_timing, load_results, partition_path, save_adversarial,
-                             save_partition, save_partition_timing, save_results, timing_table)
 from xailib.base.paths import resolve_path
+from xailib.cli import build_parser, main
+from xailib.transfer import (
+    ADVERSARIAL_FILE,
+    RESULTS_FILE,
+    env_labels,
+    equilibrium_frames,
+    load_adversarial,
+    load_partition,
+    load_partition_timing,
+    load_results,
+    partition_path,
+    save_adversarial,
+    save_partition,
+    save_partition_timing,
+    save_results,
+    timing_table,
+)
 
 
 def _raw(path):

@@ -3,20 +3,21 @@
 :func:`explain_dataset` runs the relevance engine over many structures (a Lightning predict loop) and
 :func:`save_results` / :func:`load_results` store the result; :meth:`RelevanceResults.tables` turns it
 into :class:`NBodyTable` objects that the analyses take. :func:`explain_test_sets` explains the shipped
-``nci-small`` models on their test split (``data/relevance/<model>.npz``, read with :func:`load_test_set_results`).
+``nci-small`` models on their test split (``data/relevance/<model>.npz``, read with ``load_results(model_name)``).
 """
 
 from xailib.analysis.decay import DecayFit, decay_profile, fit_exponential, fit_power_law
 from xailib.analysis.locality import locality
 from xailib.analysis.manybody import manybody_shares, manybody_shares_by_distance
 from xailib.analysis.pairs import element_pair_strength
-from xailib.analysis.runs import RelevanceResults, explain_dataset, load_results, save_results
+from xailib.analysis.runs import RelevanceResults, explain_dataset, load_results, results_path, save_results
 from xailib.analysis.tables import ORDERS, NBodyTable, tables_from_nbody
-from xailib.analysis.test_sets import explain_test_sets, load_test_set_results, relevance_path
+from xailib.analysis.test_sets import explain_on_test_split, explain_test_sets
+from xailib.base.io import CacheFileError
 
 __all__ = [
     "NBodyTable", "tables_from_nbody", "ORDERS", "element_pair_strength", "decay_profile", "DecayFit",
     "fit_power_law", "fit_exponential", "manybody_shares", "manybody_shares_by_distance", "locality",
-    "explain_dataset", "RelevanceResults", "load_results", "save_results",
-    "explain_test_sets", "load_test_set_results", "relevance_path",
+    "explain_dataset", "RelevanceResults", "load_results", "save_results", "results_path",
+    "explain_test_sets", "explain_on_test_split", "CacheFileError",
 ]

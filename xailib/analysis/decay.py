@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
 from xailib.analysis.tables import NBodyTable
 
 

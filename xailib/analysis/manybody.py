@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+
 from xailib.analysis.tables import ORDERS, NBodyTable
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from ase.data import chemical_symbols
+
 from xailib.analysis.tables import NBodyTable
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from ase import Atoms
+
 from xailib.analysis.tables import tables_from_nbody
 from xailib.base.io import load_npz, save_npz
 from xailib.base.paths import data_dir, resolve_path
@@ -96,6 +97,7 @@ def _collect(explanations: Sequence, meta: dict) -> RelevanceResults:
 
 def _explainer_module(model: torch.nn.Module, options: dict):
     import pytorch_lightning as pl
+
     from xailib.lrp import nbody_relevances
 
     class ExplainModule(pl.LightningModule):
@@ -183,12 +185,13 @@ def save_results(results: RelevanceResults, path: str | Path) -> Path:
     return save_npz(path, arrays, dict(results.meta, stored_term_relevance_dtype="float32"))
 
 
-def results_path(name_or_path: str | Path) -> Path:
-    """A results file: an ``.npz`` path as given, or the shipped ``data/relevance/<model name>.npz``."""
+def results_path(name_or_path: str | Path, directory: str | Path | None = None) -> Path:
+    """A results file: an ``.npz`` path as given, or ``<data>/relevance/<model name>.npz`` (the test-set
+    relevances of a model, :func:`xailib.analysis.explain_test_sets`; ``directory`` overrides ``data/``)."""
     p = Path(name_or_path)
     if p.suffix == ".npz":
         return p if p.exists() else resolve_path(p)
-    return data_dir() / "relevance" / f"{name_or_path}.npz"
+    return data_dir(directory) / "relevance" / f"{name_or_path}.npz"
 
 
 def load_results(name_or_path: str | Path) -> RelevanceResults:

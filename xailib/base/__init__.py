@@ -1,4 +1,4 @@
-"""Foundations every other subpackage may use: paths, cached-file I/O with provenance, errors, units.
+"""Foundations every other subpackage may use: paths, cached-file I/O with provenance, errors, units, seed, info.
 
 Imports only the standard library, NumPy and ASE; nothing here imports another part of :mod:`xailib`.
 """

@@ -20,7 +20,7 @@ def add_info(sub: argparse._SubParsersAction) -> None:
 
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a SchNet/PaiNN model from a config file (configs/*.yaml)")
-    p.add_argument("--config", required=True, help="training config (.yaml or .json), e.g. configs/ethanol_schnet.yaml")
+    p.add_argument("--config", required=True, help="training config (.yaml or .json), e.g. configs/md17-ethanol-schnet.yaml")
     p.add_argument("--out", default=None, help="model folder (default: the config's out_dir or data/models/<name>)")
     p.add_argument("--max-time-min", type=float, default=None, help="override the wall-clock budget (minutes)")
     p.add_argument("--threads", type=int, default=None, help="override the number of torch threads")

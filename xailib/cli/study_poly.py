@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def register(ssub: argparse._SubParsersAction) -> None:
@@ -24,10 +23,10 @@ def _run(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from xailib import poly
+    from xailib.base.errors import XailibError
 
     if args.stage == "summarise" and args.names:
-        print("error: summarise takes no model names (it summarises the fixed set of the study)", file=sys.stderr)
-        return 2
+        raise XailibError("summarise takes no model names (it summarises the fixed set of the study)")
     if args.stage == "explain":
         poly.explain(args.models_dir, args.names, force=args.force)
     else:

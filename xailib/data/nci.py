@@ -209,7 +209,7 @@ def build_nci(name: str, directory: str | os.PathLike | None = None, progress: b
         "processing": "RDKit ETKDGv3 + MMFF94, GFN2-xTB BFGS relaxation (fmax 0.01 eV/Ang), GFN2-xTB Langevin MD; "
                       "frame 0 of each molecule is the relaxed structure",
         "seeds": "per molecule derived_seed(mol_id) for embedding and MD, derived_seed(mol_id, 'temperature') "
-                 "for the MD temperature; base seed xailib.datasets.SEED",
+                 "for the MD temperature; base seed xailib.data.SEED",
         "md": {**asdict(NCI_MD), "temperature_K": list(NCI_TEMPERATURE_RANGE)},
         "n_molecules": len(ok), "n_frames": len(records), "n_rejected": len(rejected), "rejected": rejected,
         "smiles": {r["mol_id"]: r["smiles"] for r in ok},

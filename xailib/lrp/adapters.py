@@ -21,7 +21,7 @@ reproduce the model's output.
   (``AddOffsets`` atomrefs and mean, scaling, casts are not part of the explanation).
 
 The envelope is whatever module the representation holds as ``cutoff_fn`` (schnetpack's
-``CosineCutoff`` or :class:`xailib.envelopes.PolynomialEnvelope`): it enters only the edge filters.
+``CosineCutoff`` or :class:`xailib.models.envelopes.PolynomialEnvelope`): it enters only the edge filters.
 
 Neighbour lists are the model's own: schnetpack's ``AtomsConverter`` with an ``ASENeighborList`` at
 the cutoff of the model's representation, then the model's ``input_modules`` (``PairwiseDistances``).

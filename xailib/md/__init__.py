@@ -7,6 +7,7 @@
 (:func:`load_run` / :func:`save_run`, :func:`load_explanations` / :func:`save_explanations`).
 """
 
+from xailib.base.io import CacheFileError
 from xailib.md.metrics import (DECAY_WINDOW_A, METRICS, SHORT_RANGE_A, RankCorrelation, config_difference,
                                correlations, describe_difference, explanation_metrics, family_table, histogram_w1,
                                metrics_from_tables, spearman_ci, time_to_failure)
@@ -17,7 +18,7 @@ from xailib.md.study import (BOND_EDGES, PAIR_EDGES, StudySettingsError, explana
                              load_calculator, reference_structure, run_stability_study, simulate_seeds,
                              test_frames, train_family, training_config_difference)
 
-__all__ = ["run_md", "stability", "bond_graph", "MDResult", "StabilityReport", "ENSEMBLES", "METRICS",
+__all__ = ["CacheFileError", "run_md", "stability", "bond_graph", "MDResult", "StabilityReport", "ENSEMBLES", "METRICS",
            "SHORT_RANGE_A", "DECAY_WINDOW_A", "RankCorrelation", "config_difference", "correlations",
            "describe_difference", "explanation_metrics", "family_table", "histogram_w1", "metrics_from_tables",
            "spearman_ci", "time_to_failure",

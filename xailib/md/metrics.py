@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import stats
+
 from xailib.analysis import NBodyTable, explain_dataset, fit_power_law, manybody_shares
 from xailib.md.store import load_explanations, load_run
 
@@ -50,7 +51,7 @@ def metrics_from_tables(
 ) -> dict[str, float]:
     """Explanation metrics (the keys of :data:`METRICS` plus details) from n-body tables.
 
-    ``tables`` as from :meth:`xailib.relevance_runs.RelevanceResults.tables`; ``remainders`` the
+    ``tables`` as from :meth:`xailib.analysis.RelevanceResults.tables`; ``remainders`` the
     higher-order remainder per structure.
     """
     t2 = tables[2]

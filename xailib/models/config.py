@@ -53,7 +53,7 @@ class ModelConfig:
         needs several compositions) or ``"none"``.
     envelope
         Radial envelope multiplying every filter: ``"cosine"`` (schnetpack's ``CosineCutoff`` at
-        ``cutoff``, the default) or ``"poly"`` (:class:`xailib.envelopes.PolynomialEnvelope`: a
+        ``cutoff``, the default) or ``"poly"`` (:class:`xailib.models.envelopes.PolynomialEnvelope`: a
         ``(1 + (r/r0)^2)^(-n/2)`` tail switched off on ``[cutoff - envelope_width, cutoff]``).
     envelope_power, envelope_r0, envelope_width
         ``n``, ``r0`` (Angstrom) and the switch width ``w`` (Angstrom) of the ``"poly"`` envelope;

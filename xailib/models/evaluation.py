@@ -136,7 +136,7 @@ def learning_curve(folder: str | Path) -> dict[str, np.ndarray]:
     """
     path = Path(folder) / "log.csv"
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; was the model trained with xailib.training.train?")
+        raise FileNotFoundError(f"{path} does not exist; was the model trained with xailib.models.train?")
     with open(path) as fh:
         rows = list(csv.DictReader(fh))
     val = [r for r in rows if r.get("val_loss")]

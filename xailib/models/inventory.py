@@ -37,12 +37,13 @@ def models_folder(models_dir: str | os.PathLike | None = None) -> Path:
     return Path(models_dir) if models_dir is not None else data_dir() / "models"
 
 
-def shipped_models(models_dir: str | os.PathLike | None = None) -> list[str]:
-    """Sorted names of the trained model folders (those with a ``metrics.json``) under ``models_dir``."""
+def shipped_models(models_dir: str | os.PathLike | None = None, *, prefix: str = "") -> list[str]:
+    """Sorted names of the trained model folders (those with a ``metrics.json``) under ``models_dir``
+    whose names start with ``prefix``."""
     folder = models_folder(models_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder of models; train them with `make models`")
-    return sorted(p.name for p in folder.iterdir() if (p / METRICS_FILE).exists())
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(prefix) and (p / METRICS_FILE).exists())
 
 
 def _fmt(x: float | None, digits: int = 1) -> str:

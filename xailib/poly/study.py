@@ -38,8 +38,8 @@ and the MD-stability results ``data/md/ethanol/<model>.npz`` of the ethanol mode
 ``meta``
     Provenance (:func:`xailib.base.io.provenance`: ``command``, ``versions``, wall time) and the settings
     ``window``, ``r_maxes``, ``extra_windows``, ``bins``, ``filter_grid``, ``normalise``, ``rule`` and
-    ``poly_config`` (envelope settings of the poly SchNet). The committed file was written by the earlier
-    script, whose meta holds ``wall_s`` where the shared writer puts ``wall_time_s``.
+    ``poly_config`` (envelope settings of the poly SchNet). The committed file predates the shared writer: its meta
+    holds ``wall_s`` where the writer now puts ``wall_time_s``.
 
 Measured on the shared 2-core machine, 1 thread: explain 120 s (SchNet variant) and 179 s (PaiNN
 variant) for the 660 test structures (``explain_wall_s``); summarise 36 s.
@@ -121,11 +121,9 @@ def explain(models_dir: str | os.PathLike | None = None, names: Sequence[str] | 
     """
     import torch
 
-    from xailib.analysis import explain_dataset, save_results as save_relevance
+    from xailib.analysis import explain_on_test_split
     from xailib.base.seed import set_seed
     from xailib.data import frames
-    from xailib.data.manifest import sha256
-    from xailib.models import load_model
 
     folder = Path(models_dir) if models_dir is not None else default_models_dir()
     names = list(names) if names else list(POLY_NCI.values())
@@ -142,14 +140,10 @@ def explain(models_dir: str | os.PathLike | None = None, names: Sequence[str] | 
             log(f"{name}: {out} exists, skipped (--force to recompute)")
             continue
         structures = structures or frames("nci-small", split="test")
-        model = load_model(folder / name)
-        start = time.perf_counter()
-        results = explain_dataset(model, structures, rule="gi", progress=progress)
-        wall = time.perf_counter() - start
-        results.meta.update(model=name, model_sha256=sha256(folder / name / "model.pt"), dataset="nci-small",
-                            split="test_idx", wall_s=round(wall, 1), torch_threads=torch.get_num_threads())
-        written.append(save_relevance(results, out))
-        log(f"{name}: {len(results)} structures, {wall:.0f} s")
+        results = explain_on_test_split(folder / name, out, dataset="nci-small", rule="gi", structures=structures,
+                                        progress=progress)
+        written.append(out)
+        log(f"{name}: {len(results)} structures, {results.meta['wall_s']:.0f} s")
     return written
 
 
@@ -164,8 +158,14 @@ def _clean(a) -> list:
 
 def relevance_summary(path: str | os.PathLike) -> dict[str, Any]:
     """Decay profiles, fits and order shares of one model's relevance file (chapter 06 settings)."""
-    from xailib.analysis import (decay_profile, fit_exponential, fit_power_law, load_results as load_relevance,
-                                 manybody_shares, manybody_shares_by_distance)
+    from xailib.analysis import (
+        decay_profile,
+        fit_exponential,
+        fit_power_law,
+        manybody_shares,
+        manybody_shares_by_distance,
+    )
+    from xailib.analysis import load_results as load_relevance
 
     res = load_relevance(path)
     tables = res.tables()

@@ -17,6 +17,8 @@ The studies whose cached results the chapters read, each with a ``save``/``load`
 """
 
 from xailib.base.errors import UnsupportedElementError
+from xailib.base.io import CacheFileError
+from xailib.data.store import DatasetError
 from xailib.transfer.adversarial import (DEFAULT_XGB_PARAMS, AdversarialInputError, AdversarialResult,
                                          adversarial_validation, random_split_control)
 from xailib.transfer.adversarial_study import (ADVERSARIAL_ELEMENTS, ADVERSARIAL_FILE, adversarial_study,
@@ -33,7 +35,7 @@ from xailib.transfer.partition_runs import (PARTITION_ARRAYS, equilibrium_frames
                                             partition_timing, save_partition, save_partition_timing,
                                             timing_molecules, timing_table)
 
-__all__ = ["UnsupportedElementError", "DEFAULT_XGB_PARAMS", "AdversarialInputError", "AdversarialResult",
+__all__ = ["CacheFileError", "DatasetError", "UnsupportedElementError", "DEFAULT_XGB_PARAMS", "AdversarialInputError", "AdversarialResult",
            "adversarial_validation", "random_split_control",
            "ADVERSARIAL_ELEMENTS", "ADVERSARIAL_FILE", "adversarial_study", "env_labels", "load_adversarial",
            "save_adversarial",

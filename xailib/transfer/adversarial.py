@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from xailib.base.errors import XailibError
 from xailib.transfer.descriptors import Descriptors, atom_descriptors, molecule_descriptors
 

@@ -20,6 +20,7 @@ from xailib.base.io import load_npz, provenance, save_npz
 from xailib.base.paths import resolve_path
 from xailib.transfer.adversarial import adversarial_validation, random_split_control
 from xailib.transfer.descriptors import atom_descriptors, bonds, intensive, molecule_descriptors
+from xailib.transfer.partition_runs import equilibrium_frames
 
 __all__ = ["ADVERSARIAL_FILE", "ADVERSARIAL_ELEMENTS", "env_labels", "adversarial_study", "save_adversarial",
            "load_adversarial"]
@@ -63,7 +64,7 @@ def adversarial_study(*, seed: int = 0, folds: int = 5, elements: Sequence[str] 
     import sklearn
     import xgboost
 
-    from xailib import set_seed
+    from xailib.base.seed import set_seed
     from xailib.data import db_path, frame_table, frames, load_split
     from xailib.models import evaluate, load_model
 
@@ -84,7 +85,7 @@ def adversarial_study(*, seed: int = 0, folds: int = 5, elements: Sequence[str] 
     labels: dict[str, int] = {}
     ad = {}
     for n, tag in _SETS:
-        rows = np.flatnonzero(tables[n]["t_fs"] == 0.0)
+        rows = equilibrium_frames(n)
         mols = [fr[n][r] for r in rows]
         ad[n] = atom_descriptors(mols, elements=elements, groups=np.arange(len(rows)))
         env = [lab for m in mols for lab in env_labels(m)]

@@ -19,13 +19,14 @@ test molecules of ``nci-small.split.npz``); a target set without a split puts ev
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from xailib.data.manifest import sha256
+from xailib.data.store import write_split
 from xailib.transfer.partition_runs import load_partition, partition_path
 
 __all__ = ["SCHEME_KEYS", "FUNCTIONAL_GROUPS", "MODEL_NAMES", "build_transfer_db", "transfer_db",
@@ -76,7 +77,7 @@ def _structures(dataset: str, rows) -> list:
 
 
 def _sha(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return sha256(Path(path))[:16]
 
 
 def build_transfer_db(dataset: str, partition: str | Path, out: str | Path, *, with_split: bool = True) -> Path:
@@ -95,8 +96,9 @@ def build_transfer_db(dataset: str, partition: str | Path, out: str | Path, *, w
     """
     from ase.db import connect
     from schnetpack.data import ASEAtomsData
-    from xailib.data import load_split
+
     from xailib.base.paths import resolve_path
+    from xailib.data import load_split
 
     part = load_partition(partition)
     if part["meta"].get("dataset") != dataset:
@@ -131,7 +133,7 @@ def build_transfer_db(dataset: str, partition: str | Path, out: str | Path, *, w
         split = {name: np.flatnonzero([side[int(f)] == name for f in frames]) for name in parent}
     else:
         split = {"train_idx": np.array([], int), "val_idx": np.array([], int), "test_idx": np.arange(len(frames))}
-    np.savez(str(out) + ".split.npz", **split)
+    write_split(Path(str(out) + ".split.npz"), split)
     db = connect(str(out))
     md = dict(db.metadata)
     md.update(dataset=dataset, partition=str(partition), partition_sha256=_sha(resolve_path(partition)),
@@ -147,6 +149,7 @@ def transfer_db(dataset: str, *, partition: str | Path | None = None, directory:
     """The training database of a dataset's HF/STO-3G partition, built on first use (or when the
     partition file changed)."""
     from ase.db import connect
+
     from xailib.base.paths import resolve_path
 
     partition = partition or partition_path(dataset, "hf", "sto-3g")
@@ -213,6 +216,7 @@ def predict(model, db: str | Path, indices: Sequence[int] | None = None, *, batc
     import torch
     from schnetpack.data import ASEAtomsData, AtomsLoader
     from schnetpack.transform import CastTo32, MatScipyNeighborList
+
     from xailib.models.build import model_config, model_cutoff
 
     key = getattr(model_config(model), "atomic_output", None)

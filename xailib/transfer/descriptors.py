@@ -15,6 +15,7 @@ from itertools import combinations_with_replacement
 import numpy as np
 from ase import Atoms
 from ase.neighborlist import natural_cutoffs, neighbor_list
+
 from xailib.base.errors import UnsupportedElementError
 
 __all__ = ["Descriptors", "molecule_descriptors", "atom_descriptors", "intensive", "bonds", "hydrogen_partners",

@@ -71,8 +71,16 @@ def partition_dataset(dataset: str, *, n_molecules: int | None = None, seed: int
     from ase.units import Hartree
 
     from xailib.data import DatasetError, frame_table, frames
-    from xailib.qm.partition import (LocalisationError, OpenShellError, SCFNotConvergedError, UnsupportedElementError,
-                                     UnsupportedMethodError, free_atom_energy, partition_scf, run_scf)
+    from xailib.qm.partition import (
+        LocalisationError,
+        OpenShellError,
+        SCFNotConvergedError,
+        UnsupportedElementError,
+        UnsupportedMethodError,
+        free_atom_energy,
+        partition_scf,
+        run_scf,
+    )
 
     failures = (OpenShellError, SCFNotConvergedError, LocalisationError, UnsupportedElementError,
                 UnsupportedMethodError)
