@@ -28,6 +28,7 @@ from ase import Atoms
 from ase.units import Bohr, Hartree
 
 from xailib.base.errors import MalformedStructureError, UnsupportedElementError, XailibError
+from xailib.base.structures import validate_structure
 
 LEVEL_OF_THEORY = "GFN2-xTB (tblite, accuracy 1.0, electronic temperature 300 K, gas phase)"
 
@@ -44,49 +45,8 @@ class XTBCalculationError(XailibError, RuntimeError):
 
 
 def validate_atoms(atoms: Atoms, elements: set[int] | None = None, min_distance: float = 0.4) -> None:
-    """Raise a descriptive error unless ``atoms`` is a computable isolated molecule.
-
-    Parameters
-    ----------
-    atoms
-        The structure.
-    elements
-        Allowed atomic numbers; default every element GFN2-xTB covers (1..86).
-    min_distance
-        Smallest allowed interatomic distance in Angstrom (closer atoms mean a broken structure).
-    """
-    if not isinstance(atoms, Atoms):
-        raise MalformedStructureError(f"expected an ase.Atoms object, got {type(atoms).__name__}")
-    if len(atoms) == 0:
-        raise MalformedStructureError("the structure has no atoms; build it with ase.Atoms(symbols, positions)")
-    pos = np.asarray(atoms.positions, dtype=float)
-    if pos.shape != (len(atoms), 3):
-        raise MalformedStructureError(f"positions must have shape ({len(atoms)}, 3), got {pos.shape}")
-    if not np.all(np.isfinite(pos)):
-        raise MalformedStructureError("positions contain NaN or infinite values; check the geometry source")
-    if atoms.pbc.any():
-        raise MalformedStructureError(
-            "periodic structures are not supported here: use an isolated molecule (atoms.pbc = False)"
-        )
-    numbers = np.asarray(atoms.numbers)
-    bad = sorted({int(z) for z in numbers if z < 1 or z > MAX_Z})
-    if bad:
-        raise UnsupportedElementError(f"GFN2-xTB covers Z = 1..{MAX_Z}; got atomic numbers {bad}")
-    if elements is not None:
-        from ase.data import chemical_symbols
-
-        other = sorted({chemical_symbols[int(z)] for z in numbers if int(z) not in elements})
-        if other:
-            allowed = ", ".join(chemical_symbols[z] for z in sorted(elements))
-            raise UnsupportedElementError(f"elements {other} are outside the allowed set ({allowed})")
-    if len(atoms) > 1:
-        d = atoms.get_all_distances()
-        d = d[np.triu_indices(len(atoms), 1)]
-        if d.min() < min_distance:
-            raise MalformedStructureError(
-                f"two atoms are {d.min():.3f} Ang apart (< {min_distance} Ang): overlapping atoms; "
-                "fix the geometry (e.g. re-embed with RDKit)"
-            )
+    """:func:`xailib.base.structures.validate_structure` for GFN2-xTB (elements Z = 1..86)."""
+    validate_structure(atoms, elements=elements, max_z=MAX_Z, min_distance=min_distance, method="GFN2-xTB")
 
 
 def _frontier(eps: np.ndarray, occ: np.ndarray) -> tuple[float, float]:
