@@ -249,3 +249,111 @@ def test_many_records_skipped_molecules():
     one = P.atomic_energies(molecule("NH3"), "mo")
     np.testing.assert_allclose(results[3]["mo"].energies, one.energies, atol=1e-6)
     assert set(results[0]) == {"ao", "mo"}
+
+
+# ---------------------------------------------------------------- charge, spin, open shells, basis
+
+def _with(atoms: Atoms, **arrays) -> Atoms:
+    out = atoms.copy()
+    for name, values in arrays.items():
+        getattr(out, f"set_{name}")(values)
+    return out
+
+
+@pytest.mark.parametrize("atoms,kwargs,match", [
+    (molecule("CH3"), {}, "odd"),                                     # radical
+    (Atoms("C"), {}, "2 unpaired"),                                   # triplet ground state
+    (Atoms("N"), {}, "odd"),
+    (Atoms("O"), {}, "2 unpaired"),
+    (Atoms("C"), {"charge": 2}, None),                                # C2+ (1s2 2s2): closed, accepted
+    (molecule("H2O"), {"spin": 2}, "spin=2"),                         # explicit triplet
+    (molecule("NH3"), {"charge": 1}, "odd"),                          # NH3+ radical cation
+    (_with(molecule("H2O"), initial_magnetic_moments=[2, 0, 0]), {}, "magnetic moments"),
+    (_with(molecule("H2O"), initial_charges=[1, 0, 0]), {"charge": 1}, "odd"),  # H2O+ from the Atoms
+], ids=["CH3", "C-atom", "N-atom", "O-atom", "C2+-ion-ok", "spin2", "NH3+", "magmoms", "H2O+"])
+def test_open_shells_are_refused(atoms, kwargs, match):
+    if match is None:
+        mf = P.run_scf(atoms, **kwargs, need_iao=False)
+        assert mf.converged and mf.mol.nelectron == 4
+        return
+    with pytest.raises(P.OpenShellError, match=match):
+        P.atomic_energies(atoms, "ao", **kwargs)
+
+
+@pytest.mark.parametrize("atoms", [Atoms("He"), Atoms("Ne"), Atoms("Be")], ids=["He", "Ne", "Be"])
+def test_closed_shell_atoms_run(atoms):
+    res = P.atomic_energies(atoms, "ao")
+    assert res.energies_hartree.shape == (1,)
+    # a closed-shell atom: restricted energy equals the spin-polarised free-atom reference
+    assert res.energies_hartree[0] == pytest.approx(res.free_atom_hartree[0], abs=1e-6)
+
+
+@pytest.mark.parametrize("name,charge", [("NH4", 1), ("OH", -1)])
+@pytest.mark.parametrize("scheme", P.SCHEMES)
+def test_charged_closed_shells(name, charge, scheme):
+    if name == "NH4":
+        atoms = Atoms("NH4", positions=[[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63],
+                                        [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]])
+    else:
+        atoms = Atoms("OH", positions=[[0, 0, 0], [0, 0, 0.97]])
+    mf = P.run_scf(atoms, charge=charge)
+    assert mf.mol.charge == charge and mf.mol.nelectron == atoms.numbers.sum() - charge
+    res = P.atomic_energies(atoms, scheme, charge=charge)
+    assert abs(res.energies_hartree.sum() - mf.e_tot) < 1e-8
+    # the same ion with its charge on the Atoms (initial_charges summing to the argument) is accepted
+    tagged = _with(atoms, initial_charges=[charge] + [0] * (len(atoms) - 1))
+    res2 = P.atomic_energies(tagged, scheme, charge=charge)
+    np.testing.assert_allclose(res2.energies_hartree, res.energies_hartree, atol=1e-6)
+
+
+@pytest.mark.parametrize("atoms,kwargs,match", [
+    (_with(molecule("H2O"), initial_charges=[1, 0, 0]), {}, "initial_charges summing to \\+1"),
+    (_with(molecule("H2O"), initial_charges=[-0.5, 0, 0]), {"charge": 0}, "initial_charges"),
+    (molecule("H2O"), {"charge": 0.5}, "charge must be an integer"),
+    (molecule("H2O"), {"charge": True}, "charge must be an integer"),
+    (molecule("H2O"), {"spin": -2}, "spin"),
+    (molecule("H2"), {"charge": 2}, "0 electrons"),
+    (_with(molecule("NH3"), initial_charges=[1, 0, 0, 0]), {"charge": -1}, "summing to \\+1 but charge=-1"),
+], ids=["initial-charges-ignored-before", "partial-charges", "fractional", "bool", "negative-spin",
+        "no-electrons", "disagreeing"])
+def test_bad_charge_or_spin(atoms, kwargs, match):
+    with pytest.raises(P.ChargeSpinError, match=match):
+        P.atomic_energies(atoms, "ao", **kwargs)
+
+
+@pytest.mark.parametrize("call", [
+    lambda b: P.atomic_energies(molecule("H2O"), "ao", basis=b),
+    lambda b: P.run_scf(molecule("H2O"), basis=b, need_iao=False),
+    lambda b: P.free_atom_energy(8, "hf", b),
+], ids=["atomic_energies", "run_scf", "free_atom_energy"])
+@pytest.mark.parametrize("basis", ["no-such-basis", "sto-4x", ""])
+def test_unknown_basis_is_named(call, basis):
+    with pytest.raises(P.UnknownBasisError, match="basis") as err:
+        call(basis)
+    assert not isinstance(err.value, P.UnsupportedElementError)
+
+
+def test_unknown_basis_is_exported_and_known_bases_pass():
+    from xailib.base.errors import XailibError
+    from xailib.qm import partition
+
+    for name in ("UnknownBasisError", "OpenShellError", "ChargeSpinError"):
+        err = getattr(partition, name)
+        assert issubclass(err, XailibError) and issubclass(err, ValueError)
+    from xailib.qm.partition.checks import check_basis
+
+    for basis in ("sto-3g", "STO-3G", "6-31g*", "def2-svp", "cc-pvdz"):
+        check_basis(basis)
+    with pytest.raises(P.UnknownBasisError):
+        check_basis({"H": "sto-3g"})
+    # a known basis without the element is still an element error
+    with pytest.raises(P.UnsupportedElementError, match="Xe"):
+        P.atomic_energies(Atoms("Xe2", positions=[[0, 0, 0], [0, 0, 3.0]]), "ao")
+
+
+def test_many_skips_charge_errors_and_raises_unknown_basis():
+    frames = [molecule("H2O"), _with(molecule("H2O"), initial_charges=[1, 0, 0])]
+    results, skipped = P.atomic_energies_many(frames, schemes=("ao",), progress=False)
+    assert results[1] is None and "ChargeSpinError" in skipped[0][1]
+    with pytest.raises(P.UnknownBasisError):
+        P.atomic_energies_many(frames, basis="no-such-basis", progress=False)

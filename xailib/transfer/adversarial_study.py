@@ -124,8 +124,9 @@ def save_adversarial(arrays: Mapping[str, Any], meta: Mapping[str, Any],
     Format (``.npz``), for ``tag`` in ``mol`` (molecule descriptors of every frame,
     :func:`~xailib.transfer.molecule_descriptors`), ``int`` (the same with size taken out,
     :func:`~xailib.transfer.intensive`) and ``atom`` (atom-environment descriptors of the relaxed
-    structures, one per molecule): ``<tag>_auc`` (out-of-fold ROC-AUC, xgboost, 5 folds grouped by
-    molecule), ``<tag>_ci`` (bootstrap 95 % interval), ``<tag>_ctrl_auc`` / ``<tag>_ctrl_ci`` (random-split
+    structures, one per molecule): ``<tag>_auc`` (out-of-fold ROC-AUC stratified by test fold, xgboost,
+    5 folds grouped by molecule; :func:`~xailib.transfer.adversarial_validation`), ``<tag>_ci`` (group
+    bootstrap 95 % interval, widened for cross-validation), ``<tag>_ctrl_auc`` / ``<tag>_ctrl_ci`` (random-split
     control of nci-small), out-of-fold probabilities ``<tag>_proba_small`` / ``<tag>_proba_large``
     (float16; per frame, or per atom for ``atom``). Atom level also: ``atom_numbers_<set>`` (int8),
     ``atom_mol_<set>`` (int16, molecule index), ``atom_frames_<set>`` (rows of the relaxed frames),

@@ -6,11 +6,13 @@ matrices, :mod:`~xailib.qm.partition.ao` and :mod:`~xailib.qm.partition.mo` spli
 
 from xailib.base.errors import UnsupportedElementError
 from xailib.qm.partition.mo import LocalisationError
-from xailib.qm.partition.scf import (SCHEMES, AtomicEnergies, OpenShellError, SCFNotConvergedError,
-                                     UnknownSchemeError, atomic_energies, atomic_energies_many,
-                                     free_atom_energy, ground_state_unpaired, partition_scf, run_scf)
+from xailib.qm.partition.scf import (SCHEMES, AtomicEnergies, ChargeSpinError, OpenShellError,
+                                     SCFNotConvergedError, UnknownBasisError, UnknownSchemeError,
+                                     atomic_energies, atomic_energies_many, free_atom_energy,
+                                     ground_state_unpaired, partition_scf, run_scf)
 from xailib.qm.partition.terms import UnsupportedMethodError
 
 __all__ = ["AtomicEnergies", "atomic_energies", "atomic_energies_many", "partition_scf", "run_scf",
            "free_atom_energy", "ground_state_unpaired", "UnsupportedElementError", "UnsupportedMethodError",
-           "OpenShellError", "SCFNotConvergedError", "UnknownSchemeError", "LocalisationError", "SCHEMES"]
+           "OpenShellError", "ChargeSpinError", "UnknownBasisError", "SCFNotConvergedError", "UnknownSchemeError",
+           "LocalisationError", "SCHEMES"]

@@ -19,13 +19,19 @@ of the integration grid itself (~1e-6..1e-5 Hartree at PySCF's default grid leve
 atoms subtract, for each atom, the energy of the isolated atom of its element computed at the same
 method and basis, spin-polarised (UHF/UKS) in its Hund's-rule ground-state multiplicity, with the
 lowest solution found by PySCF's internal stability analysis; they are cached per
-(element, method, basis). Only neutral, closed-shell molecules of main-group elements are handled.
+(element, method, basis). Only closed-shell molecules of main-group elements are handled: an odd
+electron count, ``spin`` other than 0, non-zero ``initial_magmoms`` or a single atom whose ground state
+has unpaired electrons (C, N, O, ...) raise :class:`OpenShellError`. The total ``charge`` is an
+argument (default 0, neutral); ``initial_charges`` on the ``Atoms`` are not used per atom, and where
+any is non-zero their sum must equal ``charge`` (:class:`ChargeSpinError` otherwise), so that a charged structure is never run as
+a neutral one by accident. Even-electron molecules are taken to be closed-shell singlets (a triplet
+such as O2 is not detected; pass ``spin=2`` and it is refused). An unknown basis name raises
+:class:`UnknownBasisError`; a known basis that lacks an element, :class:`UnsupportedElementError`.
 """
 
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -35,23 +41,20 @@ from ase.data import chemical_symbols
 from ase.units import Hartree
 
 from xailib.base.errors import UnsupportedElementError, XailibError
+from xailib.qm.partition.checks import (ChargeSpinError, OpenShellError, UnknownBasisError, check_charge_spin,
+                                        check_elements, ground_state_unpaired)
 from xailib.qm.partition.terms import UnsupportedMethodError, energy_matrices
 
 __all__ = [
     "AtomicEnergies", "atomic_energies", "atomic_energies_many", "partition_scf", "run_scf",
     "free_atom_energy", "ground_state_unpaired",
-    "UnsupportedElementError", "UnsupportedMethodError", "OpenShellError",
-    "SCFNotConvergedError", "UnknownSchemeError", "SCHEMES",
+    "UnsupportedElementError", "UnsupportedMethodError", "OpenShellError", "ChargeSpinError",
+    "UnknownBasisError", "SCFNotConvergedError", "UnknownSchemeError", "SCHEMES",
 ]
 
 SCHEMES = ("ao", "mo")
 _SCF_CONV_TOL = 1e-10
 _SCF_MAX_CYCLE = 200
-
-
-
-class OpenShellError(XailibError, ValueError):
-    """The molecule has an odd number of electrons; only closed shells are partitioned."""
 
 
 class SCFNotConvergedError(XailibError, RuntimeError):
@@ -119,47 +122,6 @@ class AtomicEnergies:
 
 # ----------------------------------------------------------------------------- elements
 
-_MAIN_GROUP_BLOCKS = ((21, 30), (39, 48), (57, 80), (89, 112))  # d and f blocks (excluded)
-_SUBSHELLS = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (4, 0), (3, 2), (4, 1), (5, 0), (4, 2),
-              (5, 1), (6, 0), (4, 3), (5, 2), (6, 1))
-
-
-def ground_state_unpaired(z: int) -> int:
-    """Number of unpaired electrons of a main-group atom's ground state (aufbau + Hund's rule)."""
-    if any(lo <= z <= hi for lo, hi in _MAIN_GROUP_BLOCKS) or z < 1 or z > 86:
-        raise UnsupportedElementError(
-            f"element {chemical_symbols[z] if 0 < z < len(chemical_symbols) else z} (Z={z}) is not a "
-            "main-group element; free-atom references are defined for main-group atoms only")
-    left = z
-    for _n, l in _SUBSHELLS:
-        cap = 2 * (2 * l + 1)
-        if left <= cap:
-            return left if left <= cap // 2 else cap - left
-        left -= cap
-    raise AssertionError("unreachable")
-
-
-def check_elements(numbers: np.ndarray, basis: str, *, need_iao: bool) -> None:
-    """Raise :class:`UnsupportedElementError` for elements the basis (or MINAO) lacks."""
-    from pyscf import gto
-    from pyscf.gto.basis import BasisNotFoundError
-
-    for z in sorted(set(int(n) for n in numbers)):
-        sym = chemical_symbols[z]
-        ground_state_unpaired(z)
-        for bas, why in ((basis, f"basis {basis!r}"), ("minao", "the MINAO reference of the IAOs")):
-            if bas == "minao" and not need_iao:
-                continue
-            try:
-                with warnings.catch_warnings():  # PySCF suggests installing basis-set-exchange
-                    warnings.simplefilter("ignore", UserWarning)
-                    gto.basis.load(bas, sym)
-            except (BasisNotFoundError, KeyError, RuntimeError) as err:
-                raise UnsupportedElementError(
-                    f"element {sym} (Z={z}) is not available in {why}; choose a basis that covers "
-                    f"it or leave such molecules out") from err
-
-
 # ----------------------------------------------------------------------------- SCF
 
 def _normalise_method(method: str) -> str:
@@ -199,11 +161,14 @@ def _converge(mf, what: str):
     return mf
 
 
-def run_scf(atoms: Atoms, *, method: str = "hf", basis: str = "sto-3g", need_iao: bool = True):
-    """Converged closed-shell PySCF SCF object (RHF, or RKS for a functional) for neutral ``atoms``.
+def run_scf(atoms: Atoms, *, method: str = "hf", basis: str = "sto-3g", need_iao: bool = True,
+            charge: int = 0, spin: int = 0):
+    """Converged closed-shell PySCF SCF object (RHF, or RKS for a functional) for ``atoms``.
 
-    Raises :class:`UnsupportedElementError`, :class:`OpenShellError`,
-    :class:`UnsupportedMethodError` or :class:`SCFNotConvergedError` with the reason.
+    ``charge`` is the total charge (default 0); ``spin`` (2S) must be 0. Raises
+    :class:`UnknownBasisError`, :class:`UnsupportedElementError`, :class:`ChargeSpinError`,
+    :class:`OpenShellError`, :class:`UnsupportedMethodError` or :class:`SCFNotConvergedError` with the
+    reason (see :func:`check_charge_spin`).
     """
     from pyscf import gto
 
@@ -214,13 +179,10 @@ def run_scf(atoms: Atoms, *, method: str = "hf", basis: str = "sto-3g", need_iao
     method = _normalise_method(method)
     numbers = atoms.get_atomic_numbers()
     check_elements(numbers, basis, need_iao=need_iao)
-    if int(numbers.sum()) % 2:
-        raise OpenShellError(
-            f"{atoms.get_chemical_formula()} has {int(numbers.sum())} electrons (odd); only "
-            "neutral closed-shell molecules are partitioned (restricted SCF)")
+    check_charge_spin(atoms, charge, spin)
     mol = gto.M(atom=[(chemical_symbols[int(z)], tuple(p)) for z, p in
                       zip(numbers, atoms.get_positions())],
-                basis=basis, unit="Angstrom", charge=0, spin=0, verbose=0)
+                basis=basis, unit="Angstrom", charge=int(charge), spin=0, verbose=0)
     mf = _build_mf(mol, method, unrestricted=False)
     return _converge(mf, atoms.get_chemical_formula())
 
@@ -292,20 +254,23 @@ def partition_scf(mf, scheme: str, *, numbers: np.ndarray | None = None) -> Atom
                           terms_hartree=terms, populations=pops, orbital_energies_hartree=orb)
 
 
-def atomic_energies(atoms: Atoms, scheme: str, *, method: str = "hf",
-                    basis: str = "sto-3g") -> AtomicEnergies:
+def atomic_energies(atoms: Atoms, scheme: str, *, method: str = "hf", basis: str = "sto-3g",
+                    charge: int = 0, spin: int = 0) -> AtomicEnergies:
     """Per-atom energies (eV) of ``atoms`` by the ``"ao"`` or ``"mo"`` scheme.
 
     Parameters
     ----------
     atoms
-        A neutral closed-shell molecule (positions in Angstrom).
+        A closed-shell molecule (positions in Angstrom).
     scheme
         ``"ao"`` (basis-function owner, Mulliken-type) or ``"mo"`` (Pipek-Mezey/IAO orbitals).
     method
         ``"hf"`` or an LDA/GGA/global-hybrid functional understood by libxc (``"pbe"``, ``"b3lyp"``).
     basis
-        A PySCF basis name.
+        A PySCF basis name (:class:`UnknownBasisError` otherwise).
+    charge, spin
+        Total charge (non-zero ``initial_charges`` on ``atoms`` must sum to it) and 2S, which must be 0:
+        open shells raise :class:`OpenShellError` (see :func:`check_charge_spin`).
 
     Returns
     -------
@@ -314,18 +279,18 @@ def atomic_energies(atoms: Atoms, scheme: str, *, method: str = "hf",
     """
     if scheme not in SCHEMES:
         raise UnknownSchemeError(f"unknown scheme {scheme!r}; choose one of {SCHEMES}")
-    mf = run_scf(atoms, method=method, basis=basis, need_iao=scheme == "mo")
+    mf = run_scf(atoms, method=method, basis=basis, need_iao=scheme == "mo", charge=charge, spin=spin)
     return partition_scf(mf, scheme, numbers=atoms.get_atomic_numbers())
 
 
 
-PartitionError = (UnsupportedElementError, OpenShellError, SCFNotConvergedError,
+PartitionError = (UnsupportedElementError, OpenShellError, ChargeSpinError, SCFNotConvergedError,
                   UnsupportedMethodError)
 
 
 def atomic_energies_many(frames: Sequence[Atoms], *, schemes: Sequence[str] = SCHEMES,
-                         method: str = "hf", basis: str = "sto-3g", progress: bool = True
-                         ) -> tuple[list[dict[str, AtomicEnergies] | None], list[tuple[int, str]]]:
+                         method: str = "hf", basis: str = "sto-3g", progress: bool = True,
+                         charge: int = 0, spin: int = 0) -> tuple[list[dict[str, AtomicEnergies] | None], list[tuple[int, str]]]:
     """Partition many molecules, one SCF each for all ``schemes``; failures are recorded, not hidden.
 
     Returns
@@ -334,7 +299,10 @@ def atomic_energies_many(frames: Sequence[Atoms], *, schemes: Sequence[str] = SC
         Per frame a dict scheme -> :class:`AtomicEnergies`, or ``None`` where the frame was skipped.
     skipped
         ``(index, reason)`` for every skipped frame (unsupported element, open shell, no SCF
-        convergence, failed localisation), to be reported with the dataset.
+        convergence, failed localisation), to be reported with the dataset. An unknown basis or
+        method is raised at once.
+
+    ``charge`` and ``spin`` apply to every frame (:func:`run_scf`).
     """
     from tqdm.auto import tqdm
 
@@ -347,7 +315,8 @@ def atomic_energies_many(frames: Sequence[Atoms], *, schemes: Sequence[str] = SC
     skipped: list[tuple[int, str]] = []
     for k, atoms in enumerate(tqdm(frames, desc=f"partition {method}/{basis}", disable=not progress)):
         try:
-            mf = run_scf(atoms, method=method, basis=basis, need_iao="mo" in schemes)
+            mf = run_scf(atoms, method=method, basis=basis, need_iao="mo" in schemes, charge=charge,
+                         spin=spin)
             results.append({s: partition_scf(mf, s, numbers=atoms.get_atomic_numbers())
                             for s in schemes})
         except (*PartitionError, LocalisationError) as err:
