@@ -6,6 +6,7 @@ import torch
 from lrp_models import mol, potential
 
 from xailib import lrp
+from xailib.base.errors import MalformedStructureError
 from xailib.lrp import walks
 
 
@@ -36,7 +37,7 @@ def test_bad_target_rule_walks_and_atoms():
         lrp.walks_bruteforce(model, atoms, np.zeros((2, 4), dtype=int))
     with pytest.raises(IndexError, match="0..2"):
         lrp.walks_bruteforce(model, atoms, np.array([[0, 1, 3]]))
-    with pytest.raises(TypeError, match="ase.Atoms"):
+    with pytest.raises(MalformedStructureError, match="ase.Atoms"):  # was TypeError; see test_structure_checks.py
         lrp.walk_relevances(model, atoms.positions)
 
 

@@ -20,6 +20,7 @@ import torch
 from ase import Atoms
 
 from xailib.analysis.tables import tables_from_nbody
+from xailib.base.errors import MalformedStructureError, UnsupportedElementError
 from xailib.base.io import load_npz, save_npz
 from xailib.base.paths import data_dir, resolve_path
 
@@ -142,16 +143,38 @@ def explain_dataset(
         If given, the results are written there (``.npz``) with the settings as metadata.
     accelerator, devices, strategy
         Passed to the Lightning ``Trainer``.
+
+    Raises
+    ------
+    TypeError
+        A dataset item is not an ``ase.Atoms``.
+    MalformedStructureError, UnsupportedElementError
+        A structure ``model`` cannot compute (NaN/inf coordinates, no atoms, overlapping atoms, a NaN or
+        degenerate periodic cell, an element the model was not trained on; see
+        :func:`xailib.lrp.adapters.check_structure`); the message names the item. All items are checked
+        before any work.
     """
     import pytorch_lightning as pl
     from torch.utils.data import DataLoader
 
+    from xailib.lrp.adapters import check_structure
+    from xailib.lrp.rules import check_rule
+
     structures = list(dataset)
     if not structures:
         raise ValueError("explain_dataset needs at least one structure")
+    if out is not None and Path(out).suffix != ".npz":
+        raise ValueError(f"relevance results are stored as .npz, got {Path(out).name}")
+    check_rule(rule, gamma)
+    if isinstance(max_order, bool) or not isinstance(max_order, int) or max_order < 1:
+        raise ValueError(f"max_order must be a positive integer, got {max_order!r}")
     for k, atoms in enumerate(structures):
         if not isinstance(atoms, Atoms):
             raise TypeError(f"dataset item {k} is a {type(atoms).__name__}, not an ase.Atoms")
+        try:
+            check_structure(model, atoms)
+        except (MalformedStructureError, UnsupportedElementError) as err:
+            raise type(err)(f"dataset item {k} ({atoms.get_chemical_formula()}): {err}") from err
     options = dict(max_order=max_order, rule=rule, gamma=gamma, target=target)
     loader = DataLoader(structures, batch_size=1, shuffle=False, collate_fn=list)
     trainer = pl.Trainer(

@@ -15,7 +15,8 @@ from torch import nn
 from torch.func import vjp
 
 from xailib.lrp import rules
-from xailib.lrp.adapters import ModelSteps, atomwise_head, build_steps, float64_copy, model_inputs, model_output
+from xailib.lrp.adapters import (ModelSteps, atomwise_head, build_steps, check_structure, float64_copy, model_inputs,
+                                 model_output, representation_name)
 from xailib.lrp.linear import LinearStep
 
 #: Bytes of tangents processed per batched JVP/VJP call.
@@ -25,8 +26,14 @@ CHUNK_BYTES = 32 * 2**20
 @contextlib.contextmanager
 def prepared(model: nn.Module, atoms, *, rule: str, gamma: float,
              target: str | None) -> Iterator[tuple[ModelSteps, float]]:
-    """Float64 copy of ``model`` under ``rule``; yields its steps for ``atoms`` and the plain output."""
+    """Float64 copy of ``model`` under ``rule``; yields its steps for ``atoms`` and the plain output.
+
+    Everything is checked before any work: the rule, the architecture and the structure
+    (:func:`xailib.lrp.adapters.check_structure`: ``MalformedStructureError``, ``UnsupportedElementError``).
+    """
     rules.check_rule(rule, gamma)
+    representation_name(model)
+    check_structure(model, atoms)
     model64 = float64_copy(model)
     key = atomwise_head(model64, target).output_key
     inputs = model_inputs(model64, atoms)

@@ -130,6 +130,14 @@ def walk_relevances(model: nn.Module, atoms, *, rule: str = "gi", gamma: float =
     -------
     WalkRelevances
         ``.R`` of shape ``(N,) * (T + 1)``, ``.output``, ``.total``, ``.atoms``, ``.top_walks(k)``.
+
+    Raises
+    ------
+    MalformedStructureError, UnsupportedElementError
+        Before any work, for a structure the model cannot compute (not an ``ase.Atoms``, no atoms,
+        NaN/inf coordinates, overlapping atoms, a NaN or degenerate periodic cell, an element the model
+        was not trained on; :func:`xailib.lrp.adapters.check_structure`); the same holds for every
+        function of :mod:`xailib.lrp`. Periodic structures are explained with their periodic images.
     """
     with prepared(model, atoms, rule=rule, gamma=gamma, target=target) as (st, output):
         R = all_walks(st)

@@ -11,14 +11,16 @@ from xailib.base.io import CacheFileError
 from xailib.md.metrics import (DECAY_WINDOW_A, METRICS, SHORT_RANGE_A, RankCorrelation, config_difference,
                                correlations, describe_difference, explanation_metrics, family_table, histogram_w1,
                                metrics_from_tables, spearman_ci, time_to_failure)
-from xailib.md.simulate import ENSEMBLES, MDResult, StabilityReport, bond_graph, run_md, stability
+from xailib.md.simulate import (ENSEMBLES, MDResult, MDSettingsError, StabilityReport, bond_graph, nonfinite_values,
+                                run_md, stability)
 from xailib.md.store import (cached_runs, explanations_path, load_explanations, load_run, run_path,
                              save_explanations, save_run, study_dir)
 from xailib.md.study import (BOND_EDGES, PAIR_EDGES, StudySettingsError, explanation_study, family_configs,
                              load_calculator, reference_structure, run_stability_study, simulate_seeds,
                              test_frames, train_family, training_config_difference)
 
-__all__ = ["CacheFileError", "run_md", "stability", "bond_graph", "MDResult", "StabilityReport", "ENSEMBLES", "METRICS",
+__all__ = ["CacheFileError", "MDSettingsError", "run_md", "stability", "bond_graph", "nonfinite_values", "MDResult",
+           "StabilityReport", "ENSEMBLES", "METRICS",
            "SHORT_RANGE_A", "DECAY_WINDOW_A", "RankCorrelation", "config_difference", "correlations",
            "describe_difference", "explanation_metrics", "family_table", "histogram_w1", "metrics_from_tables",
            "spearman_ci", "time_to_failure",

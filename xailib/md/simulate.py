@@ -6,6 +6,8 @@ a trajectory failed, and why.
 
 Stability criteria (all thresholds are arguments, defaults stated here):
 
+* **non-finite** -- a NaN or infinite value in the positions, velocities, or (frames recorded by
+  :func:`run_md`) the potential energy or forces of a frame, or in the given total energies;
 * **bond** -- a bond of the reference bond graph (covalent radii times 1.2, ``ase.neighborlist``)
   departs from its reference length by more than ``bond_tolerance`` = 0.5 Angstrom;
 * **collapse** -- any pair of atoms closer than ``min_distance`` = 0.6 Angstrom;
@@ -17,11 +19,14 @@ Stability criteria (all thresholds are arguments, defaults stated here):
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
+from ase.calculators.singlepoint import SinglePointCalculator
 from ase.constraints import FixCom
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
@@ -29,12 +34,25 @@ from ase.md.verlet import VelocityVerlet
 from ase.neighborlist import natural_cutoffs, neighbor_list
 from tqdm.auto import tqdm
 
+from xailib.base.errors import MalformedStructureError, XailibError
+from xailib.base.structures import validate_structure
+
 ENSEMBLES = ("nvt", "nve")
+
+
+class MDSettingsError(XailibError, ValueError):
+    """Invalid MD or stability settings (time step, temperature, steps, ``record_every``, ensemble, thresholds)."""
 
 
 @dataclass
 class MDResult:
-    """Frames and energies of an MD run (eV, fs, K); arrays have one entry per recorded frame."""
+    """Frames and energies of an MD run (eV, fs, K); arrays have one entry per recorded frame.
+
+    Each frame carries its potential energy and forces (an ASE ``SinglePointCalculator``).
+    ``stopped_early`` is True when the run ended before ``steps``; ``failure`` then says why (a non-finite
+    value and where it appeared, a structure the calculator refused, or the :func:`stability` reason
+    that ``stop_on_failure`` acted on).
+    """
 
     frames: list[Atoms]
     time_fs: np.ndarray
@@ -44,6 +62,7 @@ class MDResult:
     ensemble: str
     seed: int
     stopped_early: bool = False
+    failure: str | None = None
 
     @property
     def total_energy(self) -> np.ndarray:
@@ -75,6 +94,47 @@ def _as_calculator(model_or_calculator) -> Calculator:
     )
 
 
+def _check_positive(name: str, value, *, integer: bool = False, zero_ok: bool = False) -> None:
+    kind = "non-negative" if zero_ok else "positive"
+    if integer:
+        whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        if not whole or value < 0 or (value == 0 and not zero_ok):
+            raise MDSettingsError(f"{name} must be a {kind} integer, got {value!r}")
+        return
+    x = float(value) if isinstance(value, numbers.Real) else math.nan
+    if isinstance(value, bool) or not math.isfinite(x) or x < 0 or (x == 0 and not zero_ok):
+        raise MDSettingsError(f"{name} must be a finite {kind} number, got {value!r}")
+
+
+def _check_md_settings(steps, timestep_fs, temperature_K, ensemble, seed, friction_per_fs, record_every) -> None:
+    if ensemble not in ENSEMBLES:
+        raise MDSettingsError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
+    _check_positive("steps", steps, integer=True)
+    _check_positive("record_every", record_every, integer=True)
+    _check_positive("timestep_fs", timestep_fs)
+    _check_positive("temperature_K", temperature_K)
+    _check_positive("friction_per_fs", friction_per_fs, zero_ok=True)
+    _check_positive("seed", seed, integer=True, zero_ok=True)
+    if steps % record_every:
+        below, above = steps - steps % record_every, steps - steps % record_every + record_every
+        raise MDSettingsError(
+            f"steps ({steps}) must be a multiple of record_every ({record_every}): frames are recorded at steps "
+            f"0, {record_every}, {2 * record_every}, ... up to steps; use steps={above}"
+            + (f" or {below}" if below else ""))
+
+
+def nonfinite_values(atoms: Atoms, *, results: bool = True) -> list[str]:
+    """Which of positions, velocities, energy and forces of ``atoms`` hold NaN or inf (energy and forces:
+    those in its calculator's results, if any and if ``results``)."""
+    bad = [name for name, values in (("positions", atoms.positions), ("velocities", atoms.get_momenta()))
+           if not np.all(np.isfinite(values))]
+    results = (getattr(atoms.calc, "results", None) or {}) if results else {}
+    for key in ("energy", "forces"):
+        if results.get(key) is not None and not np.all(np.isfinite(np.asarray(results[key], dtype=float))):
+            bad.append(key)
+    return bad
+
+
 def run_md(
     model_or_calculator,
     atoms: Atoms,
@@ -89,19 +149,39 @@ def run_md(
     stop_on_failure: bool = False,
     progress: bool = True,
 ) -> MDResult:
-    """Run seeded MD of ``atoms`` (not modified) and record frames.
+    """Run seeded MD of ``atoms`` (not modified) for ``steps`` steps and record frames.
 
     Velocities are drawn from a Maxwell-Boltzmann distribution at ``temperature_K`` with the seed,
     without centre-of-mass motion or rotation. ``nvt`` uses ASE's Langevin thermostat (friction
-    ``friction_per_fs``, the same seed, centre of mass fixed by ``FixCom``); ``nve`` uses velocity Verlet. With ``stop_on_failure`` the run
-    ends at the first recorded frame that :func:`stability` flags.
+    ``friction_per_fs``, the same seed, centre of mass fixed by ``FixCom``); ``nve`` uses velocity Verlet.
+
+    Frames are recorded at steps ``0, record_every, 2 * record_every, ..., steps`` (times
+    ``step * timestep_fs``), i.e. ``steps // record_every + 1`` frames for a complete run; ``steps``
+    must be a multiple of ``record_every``. Each frame carries its potential energy and forces.
+
+    Every step is checked for non-finite values (positions, velocities, energy, forces): the first one
+    ends the run, whatever ``stop_on_failure`` says (nothing after it is meaningful). The frame of that
+    step is recorded as the last one (even between record steps), ``stopped_early`` is True and
+    ``failure`` names the values; :func:`stability` flags that frame as ``"non-finite"``. A calculator
+    that refuses a structure mid-run (``MalformedStructureError``, e.g. atoms on top of each other) ends
+    the run the same way. With ``stop_on_failure`` the run also ends at the first recorded frame after
+    step 0 that :func:`stability` flags.
+
+    Raises
+    ------
+    MDSettingsError
+        Before any step: an unknown ensemble; a NaN, infinite or non-positive ``timestep_fs`` or
+        ``temperature_K``; ``steps`` or ``record_every`` not a positive integer, or ``steps`` not a
+        multiple of ``record_every``; a negative or non-finite friction; a seed that is not an integer >= 0.
+    MalformedStructureError, UnsupportedElementError
+        Before any step: ``atoms`` is not a computable isolated molecule
+        (:func:`xailib.base.structures.validate_structure`: no atoms, NaN/inf coordinates, periodic,
+        overlapping atoms).
+    TypeError
+        ``model_or_calculator`` is neither an ASE calculator nor a schnetpack model.
     """
-    if ensemble not in ENSEMBLES:
-        raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
-    if steps < 1 or record_every < 1 or timestep_fs <= 0 or temperature_K < 0:
-        raise ValueError("steps and record_every must be >= 1, timestep_fs > 0 and temperature_K >= 0")
-    if len(atoms) == 0:
-        raise ValueError("cannot run MD on an empty structure")
+    _check_md_settings(steps, timestep_fs, temperature_K, ensemble, seed, friction_per_fs, record_every)
+    validate_structure(atoms, method="run_md")
     system = atoms.copy()
     system.calc = _as_calculator(model_or_calculator)
     rng = np.random.default_rng(seed)
@@ -118,26 +198,44 @@ def run_md(
 
     frames, times, epot, ekin, temps = [], [], [], [], []
 
-    def record() -> None:
+    def record(step: int, refused: bool = False) -> None:
         frame = system.copy()
         frame.calc = None
+        energy = math.nan if refused else system.get_potential_energy()
+        if not refused:
+            frame.calc = SinglePointCalculator(frame, energy=energy, forces=system.get_forces())
         frames.append(frame)
-        times.append(dyn.nsteps * timestep_fs)
-        epot.append(system.get_potential_energy())
+        times.append(step * timestep_fs)
+        epot.append(energy)
         ekin.append(system.get_kinetic_energy())
         temps.append(system.get_temperature())
 
-    record()
-    stopped = False
-    with tqdm(total=steps, desc=f"MD {ensemble} {temperature_K:.0f} K", disable=not progress, leave=False) as bar:
-        for _ in range(steps // record_every):
-            dyn.run(record_every)
-            bar.update(record_every)
-            record()
-            if stop_on_failure and not stability([frames[-1]], atoms, temperature_K=temperature_K).stable:
-                stopped = True
-                break
-    return MDResult(frames, np.array(times), np.array(epot), np.array(ekin), np.array(temps), ensemble, seed, stopped)
+    failure = None
+    with (tqdm(total=steps, desc=f"MD {ensemble} {temperature_K:.0f} K", disable=not progress, leave=False) as bar,
+          np.errstate(invalid="ignore", over="ignore")):  # a non-finite value is reported as the failure below
+        try:
+            for _ in dyn.irun(steps):  # yields after the start and after each step
+                step = dyn.nsteps
+                bad = nonfinite_values(system)
+                if bad:
+                    record(step)
+                    failure = f"non-finite {', '.join(bad)} at step {step} ({step * timestep_fs:g} fs)"
+                    break
+                if step % record_every == 0:
+                    record(step)
+                    if step and stop_on_failure:
+                        report = stability([frames[-1]], atoms, temperature_K=temperature_K)
+                        if not report.stable:
+                            failure = f"{report.reason} at step {step} ({step * timestep_fs:g} fs)"
+                            break
+                if step:
+                    bar.update(1)
+        except MalformedStructureError as err:  # raised by the calculator inside a step
+            step = dyn.nsteps + 1
+            record(step, refused=True)
+            failure = f"the calculator refused the structure at step {step} ({step * timestep_fs:g} fs): {err}"
+    return MDResult(frames, np.array(times), np.array(epot), np.array(ekin), np.array(temps), ensemble, seed,
+                    failure is not None, failure)
 
 
 def bond_graph(atoms: Atoms, *, scale: float = 1.2) -> tuple[np.ndarray, np.ndarray]:
@@ -173,9 +271,33 @@ def stability(
         Total energies per frame of an NVE run, to check the drift.
     time_fs
         Times per frame, to report the failure time.
+
+    A frame with a NaN or infinite value (positions, velocities, the energy and forces of a frame recorded by
+    :func:`run_md`, or its entry of ``total_energy``) fails with reason ``"non-finite"`` and
+    ``details["values"]`` naming them.
+
+    Raises
+    ------
+    MDSettingsError
+        No frames; a threshold that is NaN, infinite or not positive; ``total_energy`` or ``time_fs`` of
+        another length than ``frames``.
+    MalformedStructureError
+        The reference is not a computable isolated molecule (:func:`xailib.base.structures.validate_structure`),
+        a frame is not an ``ase.Atoms``.
+    ValueError
+        A frame's atoms differ from the reference's; the reference has no bonds.
     """
     if not frames:
-        raise ValueError("stability needs at least one frame")
+        raise MDSettingsError("stability needs at least one frame")
+    for name, value in (("bond_tolerance", bond_tolerance), ("min_distance", min_distance),
+                        ("drift_tolerance_eV", drift_tolerance_eV), ("temperature_K", temperature_K),
+                        ("max_temperature_K", max_temperature_K)):
+        if value is not None:
+            _check_positive(name, value)
+    for name, values in (("total_energy", total_energy), ("time_fs", time_fs)):
+        if values is not None and len(values) != len(frames):
+            raise MDSettingsError(f"{name} has {len(values)} entries for {len(frames)} frames")
+    validate_structure(reference_atoms, method="stability")
     ref_numbers = reference_atoms.get_atomic_numbers()
     pairs, ref_len = bond_graph(reference_atoms)
     if len(pairs) == 0 and len(reference_atoms) > 1:
@@ -186,13 +308,21 @@ def stability(
     iu = np.triu_indices(n, 1)
     e0 = None if total_energy is None else float(total_energy[0])
     for k, frame in enumerate(frames):
+        if not isinstance(frame, Atoms):
+            raise MalformedStructureError(f"frame {k} is a {type(frame).__name__}, not an ase.Atoms")
         if not np.array_equal(frame.get_atomic_numbers(), ref_numbers):
             raise ValueError(f"frame {k} does not have the reference's atoms in the same order")
+        # energy and forces only from run_md's recorded frames: a live calculator's results may be stale
+        bad = nonfinite_values(frame, results=isinstance(frame.calc, SinglePointCalculator))
+        if total_energy is not None and not np.isfinite(total_energy[k]):
+            bad.append("total_energy")
         pos = frame.get_positions()
         lengths = np.linalg.norm(pos[pairs[:, 0]] - pos[pairs[:, 1]], axis=1)
         dev = np.abs(lengths - ref_len)
         reason, details = None, {}
-        if len(dev) and dev.max() > bond_tolerance:
+        if bad:
+            reason, details = "non-finite", {"values": bad}
+        elif len(dev) and dev.max() > bond_tolerance:
             b = int(dev.argmax())
             reason = "bond"
             details = {"pair": tuple(int(x) for x in pairs[b]), "length": float(lengths[b]),

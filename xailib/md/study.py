@@ -74,7 +74,7 @@ def train_family(names: Sequence[str] | None = None, *, config_dir: str | os.Pat
         cfg = load_train_config(path)
         if threads is not None:
             cfg = dataclasses.replace(cfg, num_threads=int(threads))
-        folders.append(train(cfg))
+        folders.append(train(cfg, overwrite=True))
     return folders
 
 
@@ -116,6 +116,23 @@ def _seeds(seeds: int | Sequence[int]) -> list[int]:
     return list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
 
 
+def md_grid(ps: float, timestep_fs: float, record_fs: float, snapshot_fs: float) -> tuple[int, int, int]:
+    """``(steps, record_every, snap_every)`` of a study run; :class:`StudySettingsError` unless ``ps`` is a whole
+    number of record intervals, ``record_fs`` a whole number of steps and ``snapshot_fs`` of record intervals."""
+    values = {"ps": ps, "timestep_fs": timestep_fs, "record_fs": record_fs, "snapshot_fs": snapshot_fs}
+    bad = {k: v for k, v in values.items() if not (np.isfinite(float(v)) and float(v) > 0)}
+    if bad:
+        raise StudySettingsError(f"MD times must be finite and positive, got {bad}")
+    steps = int(round(ps * 1000 / timestep_fs))
+    record_every = int(round(record_fs / timestep_fs))
+    snap_every = int(round(snapshot_fs / record_fs))
+    if record_every < 1 or steps < 1 or steps % record_every or snap_every < 1:
+        raise StudySettingsError(
+            f"ps={ps:g} must be a whole number of record intervals (record_fs={record_fs:g} fs, a whole number "
+            f"of {timestep_fs:g}-fs steps), and snapshot_fs={snapshot_fs:g} a whole number of record intervals")
+    return steps, record_every, snap_every
+
+
 def simulate_seeds(calc, reference, seeds: int | Sequence[int] = 5, *, ps: float = 10.0, timestep_fs: float = 0.5,
                    temperature_K: float = 500.0, record_fs: float = 10.0, snapshot_fs: float = 250.0,
                    progress: bool = True, desc: str = "MD") -> dict[str, Any]:
@@ -127,10 +144,8 @@ def simulate_seeds(calc, reference, seeds: int | Sequence[int] = 5, *, ps: float
     from tqdm.auto import tqdm
 
     seeds = _seeds(seeds)
-    steps = int(round(ps * 1000 / timestep_fs))
-    record_every = int(round(record_fs / timestep_fs))
+    steps, record_every, snap_every = md_grid(ps, timestep_fs, record_fs, snapshot_fs)
     n_rec = steps // record_every + 1
-    snap_every = int(round(snapshot_fs / record_fs))
     n_snap = (n_rec - 1) // snap_every + 1
     n = len(reference)
     bonds, _ = bond_graph(reference)
@@ -181,10 +196,12 @@ def run_stability_study(molecule: str, models: Sequence[str | os.PathLike], *, s
     frame (every ``record_fs``) that the monitors flag, so its length is its time to failure (runs that
     reach ``ps`` are censored). Writes ``<root>/<molecule>/<model name>.npz`` (``root`` defaults to
     ``data/md``; format in :func:`xailib.md.save_run`) after each model and returns the paths.
-    Missing model folders raise ``FileNotFoundError`` before anything runs.
+    Missing model folders raise ``FileNotFoundError`` and MD times that do not fit a whole number of steps
+    and record intervals :class:`StudySettingsError` (:func:`md_grid`) before anything runs.
     """
     from xailib.models import model_dir
 
+    md_grid(ps, timestep_fs, record_fs, snapshot_fs)
     for spec in models:
         if str(spec) != "xtb":
             model_dir(spec)
