@@ -83,7 +83,7 @@ transfer: $(STAMP)
 # Chapter 10: the polynomial-envelope variants (configs/poly/, weights to data/poly/models/, not committed),
 # their ethanol MD runs and relevances, then data/poly/results.json (about 1.5 h on one core).
 poly: $(STAMP)
-	for c in configs/poly/*.yaml; do OMP_NUM_THREADS=1 $(PY) -m xailib train --config $$c --out data/poly/models/$$(basename $$c .yaml) || exit 1; done
+	for c in configs/poly/*.yaml; do OMP_NUM_THREADS=1 $(PY) -m xailib train --config $$c --out data/poly/models/$$(basename $$c .yaml) --overwrite || exit 1; done
 	OMP_NUM_THREADS=1 $(PY) -m xailib study md run ethanol data/poly/models/ethanol-schnet-poly data/poly/models/ethanol-painn-poly
 	OMP_NUM_THREADS=1 $(PY) -m xailib study poly explain --models-dir data/poly/models
 	OMP_NUM_THREADS=1 $(PY) -m xailib study poly summarise --models-dir data/poly/models

@@ -18,5 +18,5 @@ if [ "$#" -gt 0 ]; then names=("$@"); else
 fi
 for name in "${names[@]}"; do
   echo "=== $name ($(date -u +%H:%M:%S) UTC)"
-  PYTHONPATH=$PWD $PY -m xailib train --config "configs/$name.yaml" --threads "$THREADS"
+  PYTHONPATH=$PWD $PY -m xailib train --config "configs/$name.yaml" --threads "$THREADS" --overwrite
 done

@@ -57,7 +57,7 @@ def test_save_load_round_trip_identical(arch, tmp_path):
     atoms = molecule("CH3CH2OH")
     e0, f0 = energy_forces(model, atoms)
     folder = save_model(model, tmp_path / "m", model.xailib_config, {"energy_mae_meV": 1.5})
-    assert {p.name for p in folder.iterdir()} == {"model.pt", "config.json", "metrics.json"}
+    assert {p.name for p in folder.iterdir()} == {"model.pt", "model.pt.sha256", "config.json", "metrics.json"}
     assert json.loads((folder / "metrics.json").read_text()) == {"energy_mae_meV": 1.5}
     loaded = load_model(folder)
     e1, f1 = energy_forces(loaded, atoms)

@@ -160,14 +160,14 @@ def test_cli_parses():
         p.parse_args(["study", "partition", "nci-small", "--n-molecules", "0"])
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["study", "partition", "nci-nothere"], "dataset 'nci-nothere' not found"),
-    (["study", "partition", "md17-ethanol"], "no relaxed structures"),
-    (["study", "transfer", "train", "no-such.yaml"], "no training config no-such.yaml"),
-    (["study", "transfer", "eval", "--models-dir", "no/such/dir"], "no trained models in no/such/dir"),
+@pytest.mark.parametrize("argv, message, status", [  # 2: usage error found before computing; 1: failure at run time
+    (["study", "partition", "nci-nothere"], "dataset 'nci-nothere' not found", 2),
+    (["study", "partition", "md17-ethanol"], "no relaxed structures", 1),
+    (["study", "transfer", "train", "no-such.yaml"], "no training config no-such.yaml", 2),
+    (["study", "transfer", "eval", "--models-dir", "no/such/dir"], "no trained models in no/such/dir", 2),
 ])
-def test_cli_bad_input_is_one_line(argv, message, capsys):
-    assert main(argv) == 2
+def test_cli_bad_input_is_one_line(argv, message, status, capsys):
+    assert main(argv) == status
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from xailib.cli.checks import (UsageError, nonnegative_float, nonnegative_int, output_path, positive_float,
+                               positive_int, usage_check)
+
 
 def add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="package versions, CPU threads, data and model inventory")
@@ -22,8 +25,10 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a SchNet/PaiNN model from a config file (configs/*.yaml)")
     p.add_argument("--config", required=True, help="training config (.yaml or .json), e.g. configs/md17-ethanol-schnet.yaml")
     p.add_argument("--out", default=None, help="model folder (default: the config's out_dir or data/models/<name>)")
-    p.add_argument("--max-time-min", type=float, default=None, help="override the wall-clock budget (minutes)")
-    p.add_argument("--threads", type=int, default=None, help="override the number of torch threads")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the model in an existing, non-empty output folder (refused without it)")
+    p.add_argument("--max-time-min", type=positive_float, default=None, help="override the wall-clock budget (minutes)")
+    p.add_argument("--threads", type=positive_int, default=None, help="override the number of torch threads")
     p.add_argument("--accelerator", default=None, help="Lightning accelerator (cpu, gpu, auto); default from config")
     p.add_argument("--devices", default=None, help="Lightning devices (e.g. 1, 4, auto); default from config")
     p.add_argument("--strategy", default=None, help="Lightning strategy (auto, ddp, ...); default from config")
@@ -32,15 +37,19 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         import dataclasses
 
         from xailib.models import load_train_config, train
+        from xailib.models.train_config import check_dataset, check_output_folder, output_folder
 
-        cfg = load_train_config(args.config)
-        devices = args.devices
-        if devices is not None and devices.isdigit():
-            devices = int(devices)
-        overrides = {"max_time_min": args.max_time_min, "num_threads": args.threads,
-                     "accelerator": args.accelerator, "devices": devices, "strategy": args.strategy}
-        cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-        folder = train(cfg, out_dir=args.out)
+        with usage_check():  # the config, the output folder and the dataset, before training
+            cfg = load_train_config(args.config)
+            devices = args.devices
+            if devices is not None and devices.isdigit():
+                devices = int(devices)
+            overrides = {"max_time_min": args.max_time_min, "num_threads": args.threads,
+                         "accelerator": args.accelerator, "devices": devices, "strategy": args.strategy}
+            cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+            check_output_folder(output_folder(cfg, args.out), args.overwrite)
+            check_dataset(cfg)
+        folder = train(cfg, out_dir=args.out, overwrite=args.overwrite)
         print(f"model written to {folder}")
         print((folder / "metrics.json").read_text())
         return 0
@@ -48,34 +57,74 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
 def add_explain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("explain", help="relevant walks and exact n-body relevances of one structure")
     p.add_argument("--model", required=True, help="model folder or file (see xailib.models.load_model)")
     p.add_argument("--structure", required=True, help="structure file readable by ase.io.read (last frame)")
     p.add_argument("--rule", default="gi", choices=["gi", "gamma"], help="LRP rule (default gi)")
-    p.add_argument("--gamma", type=float, default=0.1, help="gamma of the gamma rule (default 0.1)")
+    p.add_argument("--gamma", type=nonnegative_float, default=0.1,
+                   help="gamma of the gamma rule, finite and >= 0 (default 0.1)")
     p.add_argument("--target", default=None, help="output key (default: the model's first Atomwise output)")
-    p.add_argument("--max-order", type=int, default=3, help="highest exact n-body order (default 3)")
-    p.add_argument("--top", type=int, default=10, help="how many walks and pairs to print")
-    p.add_argument("--out", default=None, help="save arrays to F.npz or F.json")
+    p.add_argument("--max-order", type=positive_int, default=3, help="highest exact n-body order, >= 1 (default 3)")
+    p.add_argument("--top", type=nonnegative_int, default=10,
+                   help="how many walks and pairs to print and plot (default 10)")
+    p.add_argument("--out", default=None, help="save arrays to F.npz or F.json (the folder must exist)")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="draw the 2-body relevance map (xailib.viz.relevance_map) to a .png, .pdf or .svg file")
     p.add_argument("--trust", action="store_true", help="allow unpickling a full model file (trusted sources only)")
 
     def run(args: argparse.Namespace) -> int:
-        import ase.io
-
+        from xailib.base.structure_files import read_structure
+        from xailib.base.structures import validate_structure
         from xailib.lrp import explain
-        from xailib.models import load_model
+        from xailib.models import UntrustedModelError, load_model, model_dir
 
-        model = load_model(args.model, trust=args.trust)
-        atoms = ase.io.read(args.structure)
+        out = output_path(args.out, (".npz", ".json"), "--out")
+        plot = output_path(args.plot, PLOT_SUFFIXES, "--plot")
+        if plot is not None and args.max_order < 2:
+            raise UsageError("--plot draws the 2-body terms; it needs --max-order 2 or more")
+        with usage_check():  # the structure and the model path, before loading or computing
+            atoms = read_structure(args.structure)
+            isolated = atoms.copy()
+            isolated.pbc = False  # periodic structures are the relevance engine's to accept or refuse
+            validate_structure(isolated, method="explain")
+            model_path = model_dir(args.model)
+        try:
+            model = load_model(model_path, trust=args.trust)
+        except UntrustedModelError as err:
+            raise UsageError(f"{model_path} is a pickled full model, and unpickling it can run arbitrary code; if "
+                             "you trust its source, pass --trust (load_model(path, trust=True))") from err
         result = explain(model, atoms, rule=args.rule, gamma=args.gamma, target=args.target,
                          max_order=args.max_order)
         print(result.summary(args.top))
-        if args.out:
-            print(f"saved {result.save(args.out)}")
+        if out is not None:
+            print(f"saved {result.save(out)}")
+        if plot is not None:
+            print(f"plotted {_plot(result, plot, args.top)}")
         return 0
 
     p.set_defaults(func=run)
+
+
+def _plot(result, path, top: int):
+    """Draw the 2-body relevance map of an :class:`~xailib.lrp.explain.Explanation` (1-body terms as rings)."""
+    import numpy as np
+    from matplotlib.figure import Figure  # no pyplot: no backend or global state needed
+
+    from xailib.viz import relevance_map
+
+    nb = result.nbody
+    atom_values = np.array([nb.order(1).get((i,), 0.0) for i in range(len(nb.atoms))])
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
+    relevance_map(nb.atoms, nb.order(2), atom_values, ax=ax, top=top,
+                  title=f"{nb.atoms.get_chemical_formula()}: top {top} pair terms ({nb.target!r}, rule {nb.rule})")
+    ax.margins(0.12)  # room for the rings of the 1-body terms
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    return path
 
 
 def add_data(sub: argparse._SubParsersAction) -> None:
@@ -84,12 +133,16 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     b = dsub.add_parser("build", help="generate datasets (all by default), then the manifest and README table")
     b.add_argument("--only", nargs="+", metavar="NAME", default=None,
                    help="dataset names: md17-ethanol md17-malonaldehyde md17-aspirin nci-small nci-large")
-    b.add_argument("--workers", type=int, default=1, help="processes for the NCI sets (results do not depend on it)")
+    b.add_argument("--workers", type=positive_int, default=1,
+                   help="processes for the NCI sets (results do not depend on it)")
     b.add_argument("--data-dir", default=None, help="output folder (default: the repository's data/)")
     b.add_argument("--cache", default=None, metavar="DIR",
                    help="per-molecule cache for the NCI sets: resumable, shareable by several processes")
-    v = dsub.add_parser("verify", help="check data/MANIFEST.sha256")
+    v = dsub.add_parser("verify", help="check data/MANIFEST.sha256 and list files it does not cover")
     v.add_argument("--data-dir", default=None, help="data folder (default: the repository's data/)")
+    m = dsub.add_parser("manifest", help="rewrite data/MANIFEST.sha256 over the files present (after a study "
+                                         "rewrote its results)")
+    m.add_argument("--data-dir", default=None, help="data folder (default: the repository's data/)")
 
     def run(args: argparse.Namespace) -> int:
         import os
@@ -102,14 +155,32 @@ def add_data(sub: argparse._SubParsersAction) -> None:
             build(args.only, args.data_dir, progress=True, workers=args.workers, cache_dir=args.cache)
             print(f"wrote datasets, MANIFEST.sha256 and README.md in {data_dir(args.data_dir)}")
             return 0
+        if args.data_command == "manifest":
+            from xailib.base.paths import data_dir
+            from xailib.data.manifest import data_files, write_manifest
+
+            folder = data_dir(args.data_dir)
+            if not folder.is_dir():
+                raise UsageError(f"--data-dir {folder} is not a folder")
+            print(f"wrote {write_manifest(folder)} ({len(data_files(folder))} files)")
+            return 0
         from xailib.base.paths import data_dir
-        from xailib.data.manifest import verify_manifest
+        from xailib.data.manifest import EXCLUDED_DIRS, GOOD_STATES, verify_manifest
 
         status = verify_manifest(data_dir(args.data_dir))
         for path, state in status.items():
             print(f"{path}: {state}")
-        bad = [p for p, s in status.items() if s != "OK"]
-        print(f"{len(status) - len(bad)} of {len(status)} files verified" + (f"; {len(bad)} failed" if bad else ""))
-        return 1 if bad else 0
+        count = {k: sum(s == k for s in status.values())
+                 for k in ("OK", "MISSING", "CHANGED", "UNLISTED", "EXCLUDED")}
+        listed = count["OK"] + count["MISSING"] + count["CHANGED"]
+        line = f"{count['OK']} of {listed} listed files verified"
+        line += "".join(f"; {count[k]} {k.lower()}" for k in ("MISSING", "CHANGED") if count[k])
+        if count["UNLISTED"]:
+            line += (f"; {count['UNLISTED']} unlisted (not in the manifest; rewrite it with "
+                     "`python -m xailib data manifest`)")
+        if count["EXCLUDED"]:
+            line += f"; {count['EXCLUDED']} in excluded folders, not checked ({', '.join(EXCLUDED_DIRS)})"
+        print(line)
+        return 0 if all(s in GOOD_STATES for s in status.values()) else 1
 
     p.set_defaults(func=run)

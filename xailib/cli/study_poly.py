@@ -22,12 +22,19 @@ def _run(args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from pathlib import Path
+
     from xailib import poly
-    from xailib.base.errors import XailibError
+    from xailib.cli.checks import UsageError
+    from xailib.poly.study import default_models_dir
 
     if args.stage == "summarise" and args.names:
-        raise XailibError("summarise takes no model names (it summarises the fixed set of the study)")
+        raise UsageError("summarise takes no model names (it summarises the fixed set of the study)")
     if args.stage == "explain":
+        folder = Path(args.models_dir) if args.models_dir else default_models_dir()
+        absent = [n for n in (args.names or poly.POLY_NCI.values()) if not (folder / n / "model.pt").exists()]
+        if absent:
+            raise UsageError(f"no trained model {absent} in {folder}; train them first (make poly)")
         poly.explain(args.models_dir, args.names, force=args.force)
     else:
         poly.summarise(args.models_dir, args.out)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from xailib.cli.checks import nonnegative_float
+
 
 def register(ssub: argparse._SubParsersAction) -> None:
     """Register ``study explain-test-sets`` and ``study models-table``."""
@@ -12,7 +14,7 @@ def register(ssub: argparse._SubParsersAction) -> None:
     p.add_argument("models", nargs="*", metavar="MODEL",
                    help="model folder names under --models-dir (default: every nci-small-* model)")
     p.add_argument("--rule", default="gi", choices=["gi", "gamma"], help="LRP rule (default gi)")
-    p.add_argument("--gamma", type=float, default=0.1, help="gamma of the gamma rule (default 0.1)")
+    p.add_argument("--gamma", type=nonnegative_float, default=0.1, help="gamma of the gamma rule (default 0.1)")
     p.add_argument("--force", action="store_true", help="recompute results that exist")
     p.add_argument("--models-dir", default=None,
                    help="where the model folders are (default data/models); results always go to data/relevance")
@@ -27,8 +29,16 @@ def _explain_test_sets(args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from xailib.analysis.test_sets import explain_test_sets
+    from pathlib import Path
 
+    from xailib.analysis.test_sets import explain_test_sets
+    from xailib.base.paths import data_dir
+    from xailib.cli.checks import UsageError
+
+    folder = Path(args.models_dir) if args.models_dir else data_dir() / "models"
+    missing = [n for n in args.models if not (folder / n / "model.pt").exists()]
+    if missing:
+        raise UsageError(f"no model folder with model.pt for {missing} in {folder}")
     written = explain_test_sets(args.models, rule=args.rule, gamma=args.gamma, force=args.force,
                                 models_dir=args.models_dir)
     print(f"wrote {len(written)} result file(s)" + (" and updated MANIFEST.sha256" if written else ""))

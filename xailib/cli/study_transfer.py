@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from xailib.cli.checks import UsageError, usage_check
+
 
 def _positive(text: str) -> int:
     value = int(text)
@@ -42,13 +44,13 @@ def _add_transfer(ssub: argparse._SubParsersAction) -> None:
         elif args.transfer_step == "train":
             missing = [c for c in args.configs if not Path(c).is_file()]
             if missing:
-                raise FileNotFoundError(f"no training config {missing[0]}")
+                raise UsageError(f"no training config {missing[0]}")
             T.train_transfer_models(args.configs or None, build_only=args.build_only)
             return 0
         else:
             models_dir = Path(args.models_dir) if args.models_dir else T.transfer_models_dir()
             if not models_dir.is_dir():
-                raise FileNotFoundError(f"no trained models in {models_dir}; run `python -m xailib study transfer "
+                raise UsageError(f"no trained models in {models_dir}; run `python -m xailib study transfer "
                                         "train` first")
             arrays, meta = T.evaluate_transfer_models(models_dir)
             path = T.save_results(arrays, meta, args.out or T.RESULTS_FILE)
@@ -77,7 +79,8 @@ def _add_partition(ssub: argparse._SubParsersAction) -> None:
         from xailib.data import db_path
         from xailib.transfer import partition_dataset, save_partition
 
-        db_path(args.dataset)  # a one-line error for an unknown dataset before PySCF starts
+        with usage_check():  # a one-line error for an unknown dataset before PySCF starts
+            db_path(args.dataset)
         arrays, meta = partition_dataset(args.dataset, n_molecules=args.n_molecules, seed=args.seed,
                                          method=args.method, basis=args.basis, progress=True)
         path = save_partition(arrays, meta, args.out)

@@ -1,4 +1,20 @@
-"""Checksum manifest of ``data/`` in ``sha256sum`` format (``cd data && sha256sum -c MANIFEST.sha256``)."""
+"""Checksum manifest of ``data/`` in ``sha256sum`` format (``cd data && sha256sum -c MANIFEST.sha256``).
+
+The manifest lists every file under ``data/`` (the datasets, the shipped models with their checksum
+files, and the cached results of the studies: MD, partition, poly, relevance, transfer) except:
+
+* the manifest itself and hand-edited or generated documentation (``README.md``, ``.gitignore``,
+  ``.gitattributes``);
+* transient files of a running build or database (``*.lock``, ``*-journal``, ``*.log``);
+* the folders in :data:`EXCLUDED_DIRS`: the weights of the trained variant models of chapters 07-10
+  (``md/models``, ``poly/models``, ``transfer/models``) and the training databases of chapter 09
+  (``transfer/build``). They are not committed (``.gitignore``: they would push ``data/`` past its size
+  budget), each machine retrains or rebuilds them (``make md``, ``make poly``, ``make transfer``), and
+  the results computed from them are cached beside them and listed.
+
+:func:`verify_manifest` checks every listed file and also reports files that the manifest should list
+but does not (``UNLISTED``); files in the excluded folders are reported as ``EXCLUDED`` (not a failure).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +27,12 @@ from xailib.base.errors import XailibError
 MANIFEST_NAME = "MANIFEST.sha256"
 #: Files never listed: the manifest itself and hand-edited documentation.
 EXCLUDED = {MANIFEST_NAME, "README.md", ".gitignore", ".gitattributes"}
+#: Name endings of transient files (locks, SQLite journals, logs of a running build), never listed.
+EXCLUDED_SUFFIXES = (".lock", "-journal", ".log")
+#: Folders (relative to ``data/``) never listed: uncommitted model weights and training databases (see above).
+EXCLUDED_DIRS = ("md/models", "poly/models", "transfer/models", "transfer/build")
+#: States of :func:`verify_manifest` that are not a failure.
+GOOD_STATES = ("OK", "EXCLUDED")
 
 
 class ManifestError(XailibError, RuntimeError):
@@ -26,15 +48,22 @@ def sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def is_excluded(rel: str | Path) -> bool:
+    """Whether a path relative to ``data/`` is outside the manifest (:data:`EXCLUDED`, :data:`EXCLUDED_DIRS`)."""
+    rel = Path(rel)
+    if rel.name in EXCLUDED or rel.name.endswith(EXCLUDED_SUFFIXES):
+        return True
+    posix = rel.as_posix()
+    return any(posix == d or posix.startswith(d + "/") for d in EXCLUDED_DIRS)
+
+
+def _all_files(data_dir: Path) -> list[Path]:
+    return sorted(p.relative_to(data_dir) for p in data_dir.rglob("*") if p.is_file())
+
+
 def data_files(data_dir: Path) -> list[Path]:
     """Files under ``data_dir`` that the manifest covers (sorted, relative paths)."""
-    data_dir = Path(data_dir)
-    out = []
-    for p in sorted(data_dir.rglob("*")):
-        rel = p.relative_to(data_dir)
-        if p.is_file() and rel.name not in EXCLUDED and not rel.name.endswith((".lock", "-journal", ".log")):
-            out.append(rel)
-    return out
+    return [rel for rel in _all_files(Path(data_dir)) if not is_excluded(rel)]
 
 
 def write_manifest(data_dir: Path) -> Path:
@@ -62,8 +91,14 @@ def update_manifest(data: str | Path, files: Sequence[str | Path]) -> Path:
     return path
 
 
-def verify_manifest(data_dir: Path) -> dict[str, str]:
-    """Check every listed file; returns ``{path: "OK" | "MISSING" | "CHANGED"}``.
+def verify_manifest(data_dir: Path, unlisted: bool = True) -> dict[str, str]:
+    """Check every listed file, and find files the manifest does not list.
+
+    Returns ``{path: state}`` with state ``"OK"``, ``"MISSING"`` or ``"CHANGED"`` for the listed files
+    and, with ``unlisted``, ``"UNLISTED"`` for a file under ``data_dir`` that the manifest should cover
+    (:func:`data_files`) but does not list, and ``"EXCLUDED"`` for an unlisted file in
+    :data:`EXCLUDED_DIRS` (not a failure; see :data:`GOOD_STATES`). Documentation and transient files
+    are not reported.
 
     Raises
     ------
@@ -82,4 +117,10 @@ def verify_manifest(data_dir: Path) -> dict[str, str]:
         rel = rel.lstrip("*")
         f = data_dir / rel
         status[rel] = "MISSING" if not f.exists() else ("OK" if sha256(f) == digest else "CHANGED")
+    if unlisted:
+        for rel in _all_files(data_dir):
+            name = rel.as_posix()
+            if name in status or rel.name in EXCLUDED or rel.name.endswith(EXCLUDED_SUFFIXES):
+                continue
+            status[name] = "EXCLUDED" if is_excluded(rel) else "UNLISTED"
     return status

@@ -20,15 +20,17 @@ shared batched JVP/VJP machinery. This subpackage imports only :mod:`xailib.base
 All functions explain the model output *before* schnetpack post-processing.
 """
 
+from xailib.base.errors import MalformedStructureError, UnsupportedElementError
 from xailib.lrp import composites, rules
 from xailib.lrp.adapters import UnsupportedArchitectureError, UnsupportedOutputError
-from xailib.lrp.explain import Explanation, explain
+from xailib.lrp.explain import Explanation, ExplainError, explain
 from xailib.lrp.nbody import NBodyRelevances, nbody_from_walks, nbody_relevances
-from xailib.lrp.rules import RuleAlreadyAppliedError, UnknownRuleError
+from xailib.lrp.rules import RuleAlreadyAppliedError, RuleParameterError, UnknownRuleError
 from xailib.lrp.walks import (TooManyWalksError, WalkRelevances, atom_relevances, walk_relevances,
                               walks_bruteforce)
 
 __all__ = [
+    "MalformedStructureError", "UnsupportedElementError", "ExplainError", "RuleParameterError",
     "walk_relevances", "walks_bruteforce", "nbody_relevances", "atom_relevances", "nbody_from_walks",
     "WalkRelevances", "NBodyRelevances", "explain", "Explanation", "rules", "composites", "UnsupportedArchitectureError", "UnsupportedOutputError",
     "UnknownRuleError", "RuleAlreadyAppliedError", "TooManyWalksError",

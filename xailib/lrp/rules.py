@@ -27,6 +27,7 @@ untouched); leaving the ``with`` block deletes it, so the model is exactly the m
 from __future__ import annotations
 
 import contextlib
+import math
 import weakref
 from collections.abc import Iterable, Iterator
 
@@ -52,12 +53,24 @@ class RuleAlreadyAppliedError(XailibError, RuntimeError):
     """A rule context is already open on this model; nested rule contexts are not allowed."""
 
 
+class RuleParameterError(XailibError, ValueError):
+    """A rule parameter is out of range: gamma must be a finite number >= 0."""
+
+
 def check_rule(rule: str, gamma: float = 0.1) -> None:
-    """Raise a clear error for an unknown rule name or a negative gamma."""
+    """Raise a clear error for an unknown rule name or a gamma that is negative, NaN or infinite.
+
+    An infinite gamma would give NaN relevances everywhere (``inf * 0`` in the modified forward).
+    """
     if rule not in RULES:
         raise UnknownRuleError(f"unknown LRP rule {rule!r}; choose one of {', '.join(RULES)}")
-    if rule == "gamma" and not (float(gamma) >= 0.0):
-        raise ValueError(f"gamma must be a non-negative number, got {gamma!r}")
+    if rule == "gamma":
+        try:
+            g = float(gamma)
+        except (TypeError, ValueError):
+            g = float("nan")
+        if not (math.isfinite(g) and g >= 0.0):
+            raise RuleParameterError(f"gamma must be a finite number >= 0 (e.g. 0.1), got {gamma!r}")
 
 
 def gi_output(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,9 @@ with schnetpack post-processing that casts to float64 and adds the offsets remov
 (per-atom mean or fitted per-element references). Units throughout: eV and Angstrom.
 
 A saved model is a folder with ``model.pt`` (a ``state_dict``, loaded with
-``torch.load(weights_only=True)``), ``config.json`` (the :class:`ModelConfig`) and ``metrics.json``.
+``torch.load(weights_only=True)``), ``model.pt.sha256`` (its checksum in ``sha256sum`` format, checked
+on loading when present), ``config.json`` (the :class:`ModelConfig`) and ``metrics.json``. Files that
+cannot be loaded raise a :class:`ModelFileError` (or a subclass) that says what is wrong.
 """
 
 from __future__ import annotations
@@ -25,12 +27,18 @@ from xailib.base.errors import UnsupportedElementError, XailibError
 from xailib.base.io import load_json
 from xailib.base.paths import data_dir, resolve_path
 from xailib.models.config import ModelConfig, ModelConfigError
+from xailib.models.files import (ModelChecksumError, ModelFileError, ModelMismatchError, ModelNotFoundError,
+                                 check_model_file, mismatch_error, read_config, write_checksum)
 
 __all__ = [
     "ModelConfig",
     "ModelConfigError",
     "UnsupportedElementError",
     "UntrustedModelError",
+    "ModelFileError",
+    "ModelChecksumError",
+    "ModelMismatchError",
+    "ModelNotFoundError",
     "ElementGuard",
     "build_model",
     "save_model",
@@ -183,7 +191,7 @@ def save_model(
     config: ModelConfig | Mapping[str, Any],
     metrics: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Save a model as a folder: ``model.pt`` (state_dict), ``config.json``, ``metrics.json``.
+    """Save a model as a folder: ``model.pt`` (state_dict), ``model.pt.sha256``, ``config.json``, ``metrics.json``.
 
     The state dict is checked against a model freshly built from ``config`` before anything is
     written, so a folder never pairs weights with the wrong config.
@@ -202,6 +210,7 @@ def save_model(
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(state, folder / STATE_FILE)
+    write_checksum(folder / STATE_FILE)
     (folder / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     (folder / METRICS_FILE).write_text(json.dumps(dict(metrics or {}), indent=2, sort_keys=True) + "\n")
     return folder
@@ -224,6 +233,19 @@ def load_model(path: str | Path, trust: bool = False) -> "torch.nn.Module":
     -------
     schnetpack.model.NeuralNetworkPotential
         In evaluation mode, on the CPU.
+
+    Raises
+    ------
+    ModelNotFoundError
+        No such model, or a folder without ``model.pt``/``config.json``.
+    ModelFileError
+        An empty, truncated or non-PyTorch weights file; not a state dict; non-finite weights;
+        ``config.json`` not valid JSON. Subclasses: :class:`ModelChecksumError` (the weights do not
+        match ``model.pt.sha256``), :class:`ModelMismatchError` (the weights do not fit ``config.json``).
+    ModelConfigError
+        ``config.json`` is JSON but not a valid :class:`ModelConfig`.
+    UntrustedModelError
+        A pickled full model without ``trust=True``.
     """
     import pickle
 
@@ -233,10 +255,12 @@ def load_model(path: str | Path, trust: bool = False) -> "torch.nn.Module":
     if p.is_dir():
         missing = [n for n in (STATE_FILE, CONFIG_FILE) if not (p / n).exists()]
         if missing:
-            raise FileNotFoundError(f"{p} is not a saved model folder: missing {missing} (see xailib.models.save_model)")
+            raise ModelNotFoundError(f"{p} is not a saved model folder: missing {missing} "
+                                     "(see xailib.models.save_model)")
         state_file, config_file = p / STATE_FILE, p / CONFIG_FILE
     else:
         state_file, config_file = p, p.parent / CONFIG_FILE
+    check_model_file(state_file)
     try:
         obj = torch.load(state_file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -250,14 +274,29 @@ def load_model(path: str | Path, trust: bool = False) -> "torch.nn.Module":
         if isinstance(obj, spk.task.AtomisticTask):
             obj = obj.model
         if not isinstance(obj, spk.model.NeuralNetworkPotential):
-            raise TypeError(f"{state_file} holds a {type(obj).__name__}, not a schnetpack NeuralNetworkPotential")
+            raise ModelFileError(f"{state_file} holds a {type(obj).__name__}, not a schnetpack "
+                                 "NeuralNetworkPotential")
         return obj.eval()
+    except Exception as err:  # torch reports truncated or damaged archives as RuntimeError, EOFError, ...
+        first = (str(err).strip().splitlines() or [""])[0][:160]
+        raise ModelFileError(f"{state_file} cannot be read by torch.load ({type(err).__name__}: {first}); the file "
+                             "is probably truncated or corrupt: restore it or save the model again") from err
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise TypeError(f"{state_file} does not hold a state_dict of tensors")
+        raise ModelFileError(f"{state_file} is a PyTorch file but not a state_dict of tensors "
+                             f"(it holds a {type(obj).__name__}); save models with xailib.models.save_model")
+    bad = [k for k, v in obj.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ModelFileError(f"{state_file} holds NaN or infinite weights ({bad[0]}); the file is corrupt or the "
+                             "training diverged")
     if not config_file.exists():
-        raise FileNotFoundError(f"{state_file} is a state_dict but there is no {CONFIG_FILE} beside it to build the model")
-    model = build_model(json.loads(config_file.read_text()))
-    model.load_state_dict(obj)
+        raise ModelNotFoundError(f"{state_file} is a state_dict but there is no {CONFIG_FILE} beside it to build "
+                                 "the model")
+    cfg = read_config(config_file)
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(obj)
+    except RuntimeError as err:
+        raise mismatch_error(model.state_dict(), obj, cfg, state_file, config_file) from err
     return model.eval()
 
 
@@ -270,7 +309,7 @@ def model_dir(name_or_path: str | Path) -> Path:
     shipped = data_dir() / "models" / str(name_or_path)
     if Path(name_or_path).name == str(name_or_path) and shipped.exists():
         return shipped
-    raise FileNotFoundError(f"no model at {p}: give a folder written by save_model, a model file, or the name "
+    raise ModelNotFoundError(f"no model at {p}: give a folder written by save_model, a model file, or the name "
                             f"of a shipped model in {data_dir() / 'models'}")
 
 

@@ -24,7 +24,7 @@ README_HEADER = """# Shipped models
 Trained by `scripts/train_all.sh` (one `configs/<name>.yaml` each, `python -m xailib train --config ...`)
 on the GFN2-xTB datasets in `data/` with their fixed splits, on a 2-core CPU shared with other jobs
 (so the wall times are upper bounds for a quiet machine), with the torch threads listed. Each folder holds `model.pt` (state_dict; load with `xailib.models.load_model(folder)`),
-`config.json` (model), `train_config.json` (training run), `split.npz` (indices used: the training and
+`model.pt.sha256` (its checksum, checked on loading), `config.json` (model), `train_config.json` (training run), `split.npz` (indices used: the training and
 validation subsets and the shipped test split), `log.csv` (Lightning CSV log) and `metrics.json`.
 Errors are on the full shipped test split: energy MAE in meV per molecule, force MAE in meV/Angstrom
 per component, gap MAE in eV. The best epoch (lowest validation loss) is shipped.

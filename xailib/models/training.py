@@ -10,143 +10,27 @@ config, the training config, the split it used, the Lightning CSV log and the te
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 import shutil
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from xailib.base.errors import XailibError
-from xailib.base.paths import resolve_path
 from xailib.base.seed import set_seed
 from xailib.data.store import DatasetError, read_rows, read_split
 from xailib.models.build import ModelConfig, build_model, load_model, save_model
 from xailib.models.evaluation import UNITS, evaluate, open_dataset
+from xailib.models.train_config import (OutputExistsError, TrainConfig, TrainConfigError, check_dataset,
+                                        check_output_folder, load_train_config, output_folder)
 
-__all__ = ["TrainConfig", "TrainConfigError", "load_train_config", "train", "evaluate", "read_split"]
-
-
-class TrainConfigError(XailibError, ValueError):
-    """A training configuration is invalid or points at missing data."""
-
-
-@dataclass
-class TrainConfig:
-    """A training run.
-
-    Parameters
-    ----------
-    name
-        Model name; the default output folder is ``data/models/<name>``.
-    dataset
-        Path of the ``ASEAtomsData`` database (relative paths are relative to the repository root).
-    split_file
-        ``.npz`` with ``train_idx``, ``val_idx``, ``test_idx`` (indices into the database).
-    model
-        The :class:`~xailib.models.ModelConfig` fields. ``elements`` may be left out: it is then read
-        from the training split.
-    n_train, n_val
-        Use only this many frames of the training / validation split (a seeded random subset);
-        ``None`` uses all.
-    loss_weights
-        Weight per output in the loss (MSE each); default: energy 0.05 and forces 0.95 for force
-        models, 1 for every other target. A model's per-atom output (``ModelConfig.atomic_output``)
-        is a training target only when it is given a positive weight here (MSE per atom, against the
-        dataset's per-atom property of that name).
-    max_time_min
-        Wall-clock budget of the fit in minutes (Lightning ``max_time``).
-    accelerator, devices, strategy
-        Passed to the Lightning ``Trainer`` unchanged (CPU by default).
-    """
-
-    name: str
-    dataset: str
-    split_file: str
-    model: dict[str, Any]
-    out_dir: str | None = None
-    n_train: int | None = None
-    n_val: int | None = None
-    batch_size: int = 32
-    lr: float = 5e-4
-    lr_factor: float = 0.5
-    lr_patience: int = 10
-    min_lr: float = 1e-6
-    early_stopping_patience: int = 30
-    max_epochs: int = 10000
-    max_time_min: float = 10.0
-    loss_weights: dict[str, float] | None = None
-    seed: int = 0
-    num_threads: int = 1
-    accelerator: str = "cpu"
-    devices: int | str | list[int] = 1
-    strategy: str = "auto"
-    progress_bar: bool = True
-    eval_batch_size: int = 64
-
-    def __post_init__(self) -> None:
-        for name in ("name", "dataset", "split_file"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise TrainConfigError(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
-        if not isinstance(self.model, Mapping):
-            raise TrainConfigError(f"model must be a mapping of ModelConfig fields, got {self.model!r}")
-        self.model = dict(self.model)
-        for name in ("n_train", "n_val"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or v < 1):
-                raise TrainConfigError(f"{name} must be a positive integer or null, got {v!r}")
-        for name in ("batch_size", "lr_patience", "early_stopping_patience", "max_epochs", "num_threads"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise TrainConfigError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("lr", "lr_factor", "min_lr", "max_time_min"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not v > 0:
-                raise TrainConfigError(f"{name} must be a positive number, got {v!r}")
-        if self.loss_weights is not None and not isinstance(self.loss_weights, Mapping):
-            raise TrainConfigError(f"loss_weights must map output names to weights, got {self.loss_weights!r}")
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
-        """Validate a mapping; unknown keys are an error naming the allowed ones."""
-        if not isinstance(data, Mapping):
-            raise TrainConfigError(f"a training config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise TrainConfigError(f"unknown training config keys {unknown}; allowed keys are {sorted(known)}")
-        missing = [f.name for f in dataclasses.fields(cls) if f.name not in data and f.default is dataclasses.MISSING
-                   and f.default_factory is dataclasses.MISSING]
-        if missing:
-            raise TrainConfigError(f"training config lacks required keys {missing}")
-        return cls(**dict(data))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def load_train_config(path: str | Path) -> TrainConfig:
-    """Read a training config from a ``.yaml``/``.yml`` or ``.json`` file."""
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no training config at {p} (see configs/ for examples)")
-    text = p.read_text()
-    if p.suffix in (".yaml", ".yml"):
-        import yaml
-
-        data = yaml.safe_load(text)
-    elif p.suffix == ".json":
-        data = json.loads(text)
-    else:
-        raise TrainConfigError(f"{p}: a training config must be .yaml, .yml or .json")
-    return TrainConfig.from_dict(data)
+__all__ = ["TrainConfig", "TrainConfigError", "OutputExistsError", "check_output_folder", "check_dataset",
+           "load_train_config", "train", "evaluate", "read_split"]
 
 
 def _properties(cfg: ModelConfig, weights: Mapping[str, float] | None = None) -> list[str]:
@@ -223,7 +107,8 @@ class _BestState:
         return BestState()
 
 
-def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str | Path | None = None) -> Path:
+def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str | Path | None = None,
+          overwrite: bool = False) -> Path:
     """Train a model and write its folder (weights, configs, split, log, test metrics).
 
     Parameters
@@ -232,6 +117,17 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
         A :class:`TrainConfig`, a mapping of its fields, or the path of a YAML/JSON config file.
     out_dir
         Overrides ``config.out_dir``.
+    overwrite
+        Replace the model in an existing, non-empty output folder. Without it such a folder is an
+        error, checked before anything is computed (the default output of a shipped config is the
+        shipped model's folder).
+
+    Raises
+    ------
+    OutputExistsError
+        The output folder exists and is not empty, and ``overwrite`` is false.
+    TrainConfigError
+        An invalid config, or a missing dataset or split file (never created).
 
     Returns
     -------
@@ -245,12 +141,11 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
     from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, TQDMProgressBar
     from pytorch_lightning.loggers import CSVLogger
 
-
     if isinstance(config, (str, Path)):
         config = load_train_config(config)
     tc = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
-    folder = Path(out_dir) if out_dir is not None else resolve_path(tc.out_dir or f"data/models/{tc.name}")
-    db_path = resolve_path(tc.dataset)
+    folder = check_output_folder(output_folder(tc, out_dir), overwrite)
+    db_path = check_dataset(tc)
     try:
         split = read_split(tc.split_file)
     except DatasetError as err:

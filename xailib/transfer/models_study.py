@@ -57,7 +57,7 @@ def train_transfer_models(configs: Sequence[str | os.PathLike] | None = None, *,
     folders = []
     for cfg in configs:
         t0 = time.perf_counter()
-        folders.append(train(cfg))
+        folders.append(train(cfg, overwrite=True))
         print(f"trained {cfg} -> {folders[-1]} in {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
     return folders
 
