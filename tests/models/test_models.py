@@ -184,3 +184,20 @@ def test_save_refuses_weights_that_do_not_fit_config(tmp_path):
     wrong = dict(model.xailib_config, n_atom_basis=32)
     with pytest.raises(ModelConfigError, match="do not fit"):
         save_model(model, tmp_path / "m", wrong)
+
+
+@pytest.mark.parametrize("breaking, error", [
+    (lambda a: a.positions.__setitem__(0, np.nan), "NaN or infinite"),
+    (lambda a: a.positions.__setitem__(1, a.positions[0]), "overlapping atoms"),
+])
+def test_calculator_refuses_broken_structures(breaking, error):
+    """A NaN coordinate or two coincident atoms used to give a finite energy; now a named error."""
+    from xailib.base.errors import MalformedStructureError
+
+    config = ModelConfig(architecture="schnet", n_atom_basis=8, n_interactions=1, elements=[1, 6, 8])
+    atoms = molecule("CH3CH2OH")
+    atoms.calc = calculator(build_model(config))
+    assert np.isfinite(atoms.get_potential_energy())
+    breaking(atoms)
+    with pytest.raises(MalformedStructureError, match=error):
+        atoms.get_potential_energy()

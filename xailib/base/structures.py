@@ -15,12 +15,13 @@ MIN_DISTANCE = 0.4
 
 
 def validate_structure(atoms: Atoms, *, elements: Collection[int] | None = None, max_z: int = 118,
-                       min_distance: float = MIN_DISTANCE, method: str = "this method") -> None:
-    """Raise a named error unless ``atoms`` is a computable isolated molecule.
+                       min_distance: float = MIN_DISTANCE, method: str = "this method", periodic: bool = False) -> None:
+    """Raise a named error unless ``atoms`` is a computable structure.
 
     Checks, in order: an ``ase.Atoms`` with at least one atom; positions of shape ``(n, 3)``, all finite;
-    not periodic; atomic numbers in ``1..max_z`` and, if given, in ``elements``; no two atoms closer than
-    ``min_distance`` Angstrom.
+    not periodic (with ``periodic=True``: a finite, non-degenerate cell along the periodic directions and no
+    atom overlapping a periodic image); atomic numbers in ``1..max_z`` and, if given, in ``elements``; no
+    two atoms closer than ``min_distance`` Angstrom (across the boundary for periodic structures).
 
     Raises
     ------
@@ -38,9 +39,9 @@ def validate_structure(atoms: Atoms, *, elements: Collection[int] | None = None,
         raise MalformedStructureError(f"positions must have shape ({len(atoms)}, 3), got {pos.shape}")
     if not np.all(np.isfinite(pos)):
         raise MalformedStructureError("positions contain NaN or infinite values; check the geometry source")
-    if atoms.pbc.any():
+    if atoms.pbc.any() and not periodic:
         raise MalformedStructureError(
-            "periodic structures are not supported here: use an isolated molecule (atoms.pbc = False)"
+            f"periodic structures are not supported by {method}: use an isolated molecule (atoms.pbc = False)"
         )
     numbers = np.asarray(atoms.numbers)
     bad = sorted({int(z) for z in numbers if z < 1 or z > max_z})
@@ -51,7 +52,9 @@ def validate_structure(atoms: Atoms, *, elements: Collection[int] | None = None,
         if other:
             allowed = ", ".join(chemical_symbols[z] for z in sorted(elements))
             raise UnsupportedElementError(f"elements {other} are outside the allowed set ({allowed})")
-    if len(atoms) > 1:
+    if atoms.pbc.any():
+        _check_periodic_cell(atoms, min_distance)
+    elif len(atoms) > 1:
         d = atoms.get_all_distances()
         d = d[np.triu_indices(len(atoms), 1)]
         if d.min() < min_distance:
@@ -59,3 +62,24 @@ def validate_structure(atoms: Atoms, *, elements: Collection[int] | None = None,
                 f"two atoms are {d.min():.3f} Ang apart (< {min_distance} Ang): overlapping atoms; "
                 "fix the geometry (e.g. re-embed with RDKit)"
             )
+
+
+def _check_periodic_cell(atoms: Atoms, min_distance: float) -> None:
+    """A periodic structure needs a finite, non-degenerate cell and no atoms overlapping across its boundary."""
+    cell = np.asarray(atoms.cell.array, dtype=float)
+    periodic = cell[atoms.pbc]
+    if not np.all(np.isfinite(cell)):
+        raise MalformedStructureError("the cell contains NaN or infinite values; check the structure source")
+    if np.linalg.matrix_rank(periodic, tol=1e-8) < len(periodic):
+        raise MalformedStructureError(f"the structure is periodic along {atoms.pbc.tolist()} but its cell vectors "
+                                      "there are zero or linearly dependent; set a cell or atoms.pbc = False")
+    shifts = np.array(np.meshgrid(*[[-1, 0, 1]] * len(periodic), indexing="ij")).reshape(len(periodic), -1).T
+    shortest = min(np.linalg.norm(k @ periodic) for k in shifts if k.any())
+    if shortest < min_distance:
+        raise MalformedStructureError(f"a periodic cell vector is {shortest:.3f} Ang long (< {min_distance} Ang): "
+                                      "each atom overlaps its own image")
+    if len(atoms) > 1:
+        d = atoms.get_all_distances(mic=True)[np.triu_indices(len(atoms), 1)]
+        if d.min() < min_distance:
+            raise MalformedStructureError(f"two atoms are {d.min():.3f} Ang apart across the periodic boundary "
+                                          f"(< {min_distance} Ang): overlapping atoms; fix the geometry or the cell")

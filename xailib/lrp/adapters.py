@@ -37,8 +37,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from xailib.base.errors import MalformedStructureError, XailibError
-from xailib.base.structures import MIN_DISTANCE, validate_structure
+from xailib.base.errors import XailibError
+from xailib.base.structures import validate_structure
 from xailib.lrp.linear import LinearStep, linear_or_row_jacobians, message, row_jacobians
 
 Step = Callable[[torch.Tensor], torch.Tensor]
@@ -161,27 +161,6 @@ def model_elements(model: nn.Module) -> list[int] | None:
     return None
 
 
-def _check_periodic_cell(atoms) -> None:
-    """A periodic structure needs a finite, non-degenerate cell and no atoms overlapping across its boundary."""
-    cell = np.asarray(atoms.cell.array, dtype=float)
-    periodic = cell[atoms.pbc]
-    if not np.all(np.isfinite(cell)):
-        raise MalformedStructureError("the cell contains NaN or infinite values; check the structure source")
-    if np.linalg.matrix_rank(periodic, tol=1e-8) < len(periodic):
-        raise MalformedStructureError(f"the structure is periodic along {atoms.pbc.tolist()} but its cell vectors "
-                                      "there are zero or linearly dependent; set a cell or atoms.pbc = False")
-    shifts = np.array(np.meshgrid(*[[-1, 0, 1]] * len(periodic), indexing="ij")).reshape(len(periodic), -1).T
-    shortest = min(np.linalg.norm(k @ periodic) for k in shifts if k.any())
-    if shortest < MIN_DISTANCE:
-        raise MalformedStructureError(f"a periodic cell vector is {shortest:.3f} Ang long (< {MIN_DISTANCE} Ang): "
-                                      "each atom overlaps its own image")
-    if len(atoms) > 1:
-        d = atoms.get_all_distances(mic=True)[np.triu_indices(len(atoms), 1)]
-        if d.min() < MIN_DISTANCE:
-            raise MalformedStructureError(f"two atoms are {d.min():.3f} Ang apart across the periodic boundary "
-                                          f"(< {MIN_DISTANCE} Ang): overlapping atoms; fix the geometry or the cell")
-
-
 def check_structure(model: nn.Module, atoms) -> None:
     """Refuse ``atoms`` before any work unless the model can compute it.
 
@@ -200,15 +179,7 @@ def check_structure(model: nn.Module, atoms) -> None:
     UnsupportedElementError
         An element the model was not trained on (its ``ElementGuard``), or outside ``Z = 1..118``.
     """
-    from ase import Atoms
-
-    probe = atoms
-    if isinstance(atoms, Atoms) and atoms.pbc.any():
-        probe = atoms.copy()
-        probe.pbc = False  # validate_structure refuses periodic structures; their cell is checked below
-    validate_structure(probe, elements=model_elements(model), method="the relevance engine")
-    if probe is not atoms:
-        _check_periodic_cell(atoms)
+    validate_structure(atoms, elements=model_elements(model), method="the relevance engine", periodic=True)
 
 
 def model_inputs(model: nn.Module, atoms) -> dict[str, torch.Tensor]:

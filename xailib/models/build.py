@@ -26,9 +26,18 @@ from ase.data import chemical_symbols
 from xailib.base.errors import UnsupportedElementError, XailibError
 from xailib.base.io import load_json
 from xailib.base.paths import data_dir, resolve_path
+from xailib.base.structures import validate_structure
 from xailib.models.config import ModelConfig, ModelConfigError
-from xailib.models.files import (ModelChecksumError, ModelFileError, ModelMismatchError, ModelNotFoundError,
-                                 check_model_file, mismatch_error, read_config, write_checksum)
+from xailib.models.files import (
+    ModelChecksumError,
+    ModelFileError,
+    ModelMismatchError,
+    ModelNotFoundError,
+    check_model_file,
+    mismatch_error,
+    read_config,
+    write_checksum,
+)
 
 __all__ = [
     "ModelConfig",
@@ -326,8 +335,10 @@ def train_settings(name_or_path: str | Path) -> dict[str, Any]:
 def calculator(model: torch.nn.Module, *, dtype: torch.dtype | None = None, device: str = "cpu"):
     """An ASE calculator for an energy model: energy in eV, forces in eV/Angstrom.
 
-    Uses schnetpack's ``SpkCalculator`` with a matscipy neighbour list at the model's cutoff.
-    Atoms of elements the model was not trained on raise :class:`UnsupportedElementError`.
+    Uses schnetpack's ``SpkCalculator`` with a matscipy neighbour list at the model's cutoff. Every
+    structure is checked first (:func:`xailib.base.structures.validate_structure`): NaN or infinite
+    coordinates and overlapping atoms raise :class:`MalformedStructureError`, elements the model was not
+    trained on :class:`UnsupportedElementError`.
 
     Parameters
     ----------
@@ -338,6 +349,7 @@ def calculator(model: torch.nn.Module, *, dtype: torch.dtype | None = None, devi
         works on a copy of the model.
     """
     import schnetpack as spk
+    from ase.calculators.calculator import all_changes
     from schnetpack.interfaces import SpkCalculator
 
     outputs = set(getattr(model, "model_outputs", None) or [])
@@ -351,7 +363,15 @@ def calculator(model: torch.nn.Module, *, dtype: torch.dtype | None = None, devi
         import copy
 
         model = copy.deepcopy(model)  # SpkCalculator casts in place; leave the caller's model as it is
-    return SpkCalculator(
+    class CheckedCalculator(SpkCalculator):
+        """schnetpack's calculator that refuses a broken structure before computing it."""
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            # elements are checked by the model's ElementGuard, with the message of check_elements
+            validate_structure(atoms if atoms is not None else self.atoms, method="this model", periodic=True)
+            super().calculate(atoms, properties, system_changes)
+
+    return CheckedCalculator(
         model,
         neighbor_list=spk.transform.MatScipyNeighborList(cutoff=model_cutoff(model)),
         energy_key="energy",
