@@ -88,9 +88,7 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
             raise UsageError("--plot draws the 2-body terms; it needs --max-order 2 or more")
         with usage_check():  # the structure and the model path, before loading or computing
             atoms = read_structure(args.structure)
-            isolated = atoms.copy()
-            isolated.pbc = False  # periodic structures are the relevance engine's to accept or refuse
-            validate_structure(isolated, method="explain")
+            validate_structure(atoms, method="explain", periodic=True)
             model_path = model_dir(args.model)
         try:
             model = load_model(model_path, trust=args.trust)

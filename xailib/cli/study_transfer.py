@@ -6,14 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from xailib.cli.checks import UsageError, usage_check
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+from xailib.cli.checks import UsageError, positive_int, usage_check
 
 
 def _add_transfer(ssub: argparse._SubParsersAction) -> None:
@@ -23,7 +16,7 @@ def _add_transfer(ssub: argparse._SubParsersAction) -> None:
     a = tsub.add_parser("adversarial", help="nci-small vs nci-large validation and the shipped models' errors "
                                             "-> data/transfer/adversarial.npz (~5 min)")
     a.add_argument("--seed", type=int, default=0, help="seed of the folds, the bootstrap and xgboost (default 0)")
-    a.add_argument("--folds", type=_positive, default=5, help="cross-validation folds (default 5)")
+    a.add_argument("--folds", type=positive_int, default=5, help="cross-validation folds (default 5)")
     a.add_argument("--out", default=None, help="output file (default data/transfer/adversarial.npz)")
     t = tsub.add_parser("train", help="build the HF/STO-3G training database, then train configs "
                                       "(weights to data/transfer/models/, <= 4 min each)")
@@ -66,7 +59,7 @@ def _add_partition(ssub: argparse._SubParsersAction) -> None:
                         description="One closed-shell SCF per molecule (PySCF) on the relaxed frame of each "
                                     "molecule, split by the AO and MO schemes; molecules that fail are recorded.")
     p.add_argument("dataset", metavar="DATASET", help="an NCI dataset: nci-small or nci-large")
-    p.add_argument("--n-molecules", type=_positive, default=None, help="a seeded subset of molecules (default: all)")
+    p.add_argument("--n-molecules", type=positive_int, default=None, help="a seeded subset of molecules (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the subset (default 0)")
     p.add_argument("--method", default="hf", help="PySCF method: hf or a functional such as pbe (default hf)")
     p.add_argument("--basis", default="sto-3g", help="basis set (default sto-3g)")
@@ -96,7 +89,7 @@ def _add_timing(ssub: argparse._SubParsersAction) -> None:
                                                  "increasing size (prints a table)")
     p.add_argument("--method", default="hf", help="PySCF method (default hf)")
     p.add_argument("--basis", default="sto-3g", help="basis set (default sto-3g)")
-    p.add_argument("--heavy", type=_positive, nargs="+", default=[6, 10, 14, 18, 22, 26, 30],
+    p.add_argument("--heavy", type=positive_int, nargs="+", default=[6, 10, 14, 18, 22, 26, 30],
                    help="heavy-atom counts, one molecule each (default 6 10 ... 30)")
     p.add_argument("--out", default=None, help="also save the table as JSON to this file")
 
