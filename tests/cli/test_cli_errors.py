@@ -146,12 +146,14 @@ def test_plot_and_summary_state_what_is_explained(files, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.exists()
     nb = lrp.nbody_relevances(load_model(files / "model"), read_structure(files / "ethanol.xyz"))
     assert f"output explained (model output before post-processing): {nb.output:+.6f}" in text
-    assert "total relevance (sum of all walks):" in text and f"{nb.total:+.6f}" in text
-    assert f"1- to 3-body terms {nb.total - nb.remainder:+.6f} + remainder" in text
-    assert f"{nb.remainder:+.6f}" in text
-    top = nb.top(4, order=2)
+    assert f"walk sum (relevance of all walks):                       {nb.total:+.6f}" in text
+    assert f"bias sum (relevance of all bias terms):                  {nb.bias_total:+.6f}" in text
+    assert f"conservation residual output - (walks + bias):           {nb.residual:+.6f}" in text
+    assert f"walks = 1- to 3-body terms {nb.total - nb.remainder:+.6f} + remainder" in text
+    assert f"{nb.remainder:+.6f}" in text and f"{nb.bias_remainder:+.6f}" in text
+    assert "composite features" in text
+    top = nb.top(4, order=2, part="combined")
     assert f"sum of these 4 pairs {sum(r for _, r in top):+.6f}" in text
-    assert "sum of all walks" not in text.replace("total relevance (sum of all walks)", "")
 
 
 @pytest.mark.parametrize("gamma", [math.inf, -math.inf, math.nan, -0.1, "abc", None])

@@ -56,3 +56,38 @@ def test_explain_refuses_a_pickled_model_without_trust(files, capsys):
     assert main(["explain", "--model", str(tmp / "model.pt"), "--structure", str(tmp / "ethanol.xyz")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "trust=True" in err and "Traceback" not in err
+
+
+def test_explain_reference_composite_reports_bias_and_conservation(files, capsys):
+    model, atoms, tmp = files
+    out = tmp / "rel.npz"
+    assert main(["explain", "--model", str(tmp / "model.pt"), "--structure", str(tmp / "ethanol.xyz"),
+                 "--rule", "gamma", "--composite", "reference", "--out", str(out), "--trust"]) == 0
+    text = capsys.readouterr().out
+    ref = lrp.walk_relevances(model, atoms, rule="gamma", composite="reference")
+    assert "composite reference" in text
+    for value in (ref.output, ref.rule_output, ref.total, ref.bias_total, ref.residual):
+        assert f"{value:+.6f}" in text
+    data = np.load(out)
+    assert str(data["composite"]) == "reference"
+    np.testing.assert_allclose(data["R"], ref.R, atol=1e-12)
+    for t, b in enumerate(ref.bias, start=1):
+        np.testing.assert_allclose(data[f"bias{t}"], b, atol=1e-12)
+    np.testing.assert_allclose(data["head_bias"], ref.head_bias, atol=1e-12)
+    assert float(data["conserved_total"]) == pytest.approx(float(data["rule_output"]), rel=1e-10)
+    nb = lrp.nbody_relevances(model, atoms, rule="gamma", composite="reference")
+    total = sum(float(data[f"relevances{k}"].sum() + data[f"bias_relevances{k}"].sum()) for k in (1, 2, 3))
+    assert total + nb.conserved_remainder == pytest.approx(nb.conserved_total, rel=1e-10)
+    feats = lrp.walk_relevances(model, atoms, rule="gamma")
+    assert np.abs(feats.R - data["R"]).max() > 1e-6  # the composite was really used
+
+
+def test_explain_unknown_composite_is_a_usage_error(files, capsys):
+    _, _, tmp = files
+    with pytest.raises(SystemExit) as info:
+        main(["explain", "--model", str(tmp / "model.pt"), "--structure", str(tmp / "ethanol.xyz"),
+              "--composite", "zennit", "--trust"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--composite" in err and "'features', 'reference'" in err
+    assert tuple(lrp.COMPOSITES) == ("features", "reference")  # the CLI's choices are the library's

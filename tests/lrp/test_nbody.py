@@ -29,12 +29,19 @@ def test_order_sums_add_up_and_a_triatomic_has_no_remainder_even_when_deep():
     """H2O under a 6-interaction SchNet: every walk visits at most 3 atoms, so orders 1-3 are all."""
     model, atoms = potential("schnet", 6), mol("H2O")
     nb = lrp.nbody_relevances(model, atoms, max_order=3, rule="gamma")
-    sums = nb.order_sums()
-    assert sum(sums.values()) == pytest.approx(nb.total, rel=1e-12)
+    walks = nb.order_sums("walks")
+    assert sum(walks.values()) == pytest.approx(nb.total, rel=1e-12)
+    sums = nb.order_sums()  # walks + bias terms
+    assert sum(sums.values()) == pytest.approx(nb.conserved_total, rel=1e-12)
+    assert nb.conserved_total == pytest.approx(nb.rule_output, rel=1e-10)
+    assert abs(nb.bias_total) > 1e-3  # the bias terms are really there
     assert abs(nb.remainder) < 1e-10 * max(1.0, abs(nb.total))
+    assert abs(nb.conserved_remainder) < 1e-10 * max(1.0, abs(nb.total))
     assert nb[(2, 0, 1)] == nb.terms[(0, 1, 2)]
-    atom = lrp.atom_relevances(model, atoms, rule="gamma")
+    atom = lrp.atom_relevances(model, atoms, rule="gamma", bias=False)
     assert atom.sum() == pytest.approx(nb.total, rel=1e-12)
+    atom = lrp.atom_relevances(model, atoms, rule="gamma")
+    assert atom.sum() == pytest.approx(nb.conserved_total, rel=1e-12)
 
 
 def test_lower_max_order_moves_terms_into_the_remainder():
@@ -43,6 +50,9 @@ def test_lower_max_order_moves_terms_into_the_remainder():
     nb2 = lrp.nbody_relevances(model, atoms, max_order=2)
     assert nb2.terms == pytest.approx({k: v for k, v in nb3.terms.items() if len(k) <= 2}, abs=1e-12)
     assert nb2.remainder == pytest.approx(nb3.remainder + sum(nb3.order(3).values()), abs=1e-12)
+    assert nb2.bias_terms == pytest.approx({k: v for k, v in nb3.bias_terms.items() if len(k) <= 2}, abs=1e-12)
+    assert nb2.bias_remainder == pytest.approx(nb3.bias_remainder + sum(nb3.order(3, part="bias").values()),
+                                               abs=1e-12)
     assert [len(k) for k, _ in nb3.top(3, order=3)] == [3, 3, 3]
 
 

@@ -69,3 +69,25 @@ def test_shipped_models_fast_equals_bruteforce_and_conserves(folder):
     nb = lrp.nbody_relevances(model, atoms, rule="gamma")
     agg = res.nbody(3)
     assert nb.terms == pytest.approx(agg.terms, abs=1e-10)
+
+
+NCI_MODELS = ["nci-small-energy-schnet", "nci-small-energy-painn", "nci-small-gap-schnet", "nci-small-gap-painn"]
+
+
+@pytest.mark.skipif(not all((ROOT / "data" / "models" / m / "config.json").exists() for m in NCI_MODELS)
+                    or not (ROOT / "data" / "nci-small.db").exists(), reason="shipped nci-small models or data missing")
+@pytest.mark.parametrize("name", NCI_MODELS)
+def test_shipped_models_walks_plus_bias_conserve_the_output(name):
+    """On a molecule of the test split: walks + bias terms = output (gi), = rule output (gamma)."""
+    from xailib.data import frames
+    from xailib.models import load_model
+
+    model, atoms = load_model(name), frames("nci-small", "test", indices=[22])[0]  # C6H11NO2, 20 atoms
+    gi = lrp.walk_relevances(model, atoms, rule="gi")
+    assert abs(gi.bias_total) > 1e-3 * abs(gi.output)  # the biases matter in a trained model
+    assert gi.conserved_total == pytest.approx(gi.output, rel=1e-10)
+    gamma = lrp.walk_relevances(model, atoms, rule="gamma", composite="reference")
+    assert gamma.conserved_total == pytest.approx(gamma.rule_output, rel=1e-10)
+    nb = lrp.nbody_relevances(model, atoms, rule="gi", max_order=2)
+    assert nb.bias_total == pytest.approx(gi.bias_total, rel=1e-10)
+    assert sum(nb.order_sums().values()) == pytest.approx(gi.output, rel=1e-10)

@@ -71,9 +71,12 @@ def test_walks_sum_to_total_and_atoms(arch):
     model, atoms = potential(arch, 2), mol("CH3CH2OH")
     res = lrp.walk_relevances(model, atoms, rule="gamma")
     assert res.R.sum() == pytest.approx(res.total, rel=1e-12, abs=1e-12)
-    atom = lrp.atom_relevances(model, atoms, rule="gamma")
-    np.testing.assert_allclose(atom, res.atom_relevances(), atol=1e-12)
+    atom = lrp.atom_relevances(model, atoms, rule="gamma", bias=False)
+    np.testing.assert_allclose(atom, res.atom_relevances(bias=False), atol=1e-12)
     assert atom.sum() == pytest.approx(res.total, rel=1e-12)
+    atom = lrp.atom_relevances(model, atoms, rule="gamma")  # bias suffixes counted for their first atom
+    np.testing.assert_allclose(atom, res.atom_relevances(), atol=1e-12)
+    assert atom.sum() == pytest.approx(res.conserved_total, rel=1e-12)
 
 
 @pytest.mark.parametrize("arch", ["schnet", "schnet-poly"])

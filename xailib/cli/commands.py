@@ -27,6 +27,12 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="model folder (default: the config's out_dir or data/models/<name>)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the model in an existing, non-empty output folder (refused without it)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted or budget-limited run in the output folder from its last "
+                        "checkpoint (checkpoints/last.ckpt); --max-time-min then sets the total budget")
+    p.add_argument("--seed", type=nonnegative_int, default=None,
+                   help="training seed; a seed other than the config's trains the replica <name>-seed<N> "
+                        "(default output data/models/<name>-seed<N>)")
     p.add_argument("--max-time-min", type=positive_float, default=None, help="override the wall-clock budget (minutes)")
     p.add_argument("--threads", type=positive_int, default=None, help="override the number of torch threads")
     p.add_argument("--accelerator", default=None, help="Lightning accelerator (cpu, gpu, auto); default from config")
@@ -38,18 +44,27 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 
         from xailib.models import load_train_config, train
         from xailib.models.train_config import check_dataset, check_output_folder, output_folder
+        from xailib.models.training import check_resume
 
         with usage_check():  # the config, the output folder and the dataset, before training
             cfg = load_train_config(args.config)
             devices = args.devices
             if devices is not None and devices.isdigit():
                 devices = int(devices)
+            if args.seed is not None and args.seed != cfg.seed:
+                cfg = dataclasses.replace(cfg, name=f"{cfg.name}-seed{args.seed}", seed=args.seed)
             overrides = {"max_time_min": args.max_time_min, "num_threads": args.threads,
                          "accelerator": args.accelerator, "devices": devices, "strategy": args.strategy}
             cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-            check_output_folder(output_folder(cfg, args.out), args.overwrite)
+            if args.resume and args.overwrite:
+                raise UsageError("--resume continues the run in the output folder; --overwrite replaces it: "
+                                 "give one of them")
+            if args.resume:
+                check_resume(output_folder(cfg, args.out))
+            else:
+                check_output_folder(output_folder(cfg, args.out), args.overwrite)
             check_dataset(cfg)
-        folder = train(cfg, out_dir=args.out, overwrite=args.overwrite)
+        folder = train(cfg, out_dir=args.out, overwrite=args.overwrite, resume=args.resume)
         print(f"model written to {folder}")
         print((folder / "metrics.json").read_text())
         return 0
@@ -67,6 +82,9 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rule", default="gi", choices=["gi", "gamma"], help="LRP rule (default gi)")
     p.add_argument("--gamma", type=nonnegative_float, default=0.1,
                    help="gamma of the gamma rule, finite and >= 0 (default 0.1)")
+    p.add_argument("--composite", default="features", choices=["features", "reference"],
+                   help="layers that get the rule: 'features' (atom-feature layers, default) or 'reference' "
+                        "(also the edge filter networks, as the published per-walk GNN-LRP code)")
     p.add_argument("--target", default=None, help="output key (default: the model's first Atomwise output)")
     p.add_argument("--max-order", type=positive_int, default=3, help="highest exact n-body order, >= 1 (default 3)")
     p.add_argument("--top", type=nonnegative_int, default=10,
@@ -96,7 +114,7 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
             raise UsageError(f"{model_path} is a pickled full model, and unpickling it can run arbitrary code; if "
                              "you trust its source, pass --trust (load_model(path, trust=True))") from err
         result = explain(model, atoms, rule=args.rule, gamma=args.gamma, target=args.target,
-                         max_order=args.max_order)
+                         max_order=args.max_order, composite=args.composite)
         print(result.summary(args.top))
         if out is not None:
             print(f"saved {result.save(out)}")

@@ -14,8 +14,8 @@ reproduce the model's output.
   scalar channel ``q`` only. The vector channel ``mu`` (``mu_{t-1}`` entering the interaction and
   ``mu'_t`` entering the mixing) is computed by one forward pass of the same (rule-modified) model
   and then held constant (detached) in every step. The constant vector features that enter the mixing
-  network (``|mu_V|``) act like biases there, so for PaiNN the walks add up to gradient x input but,
-  unlike SchNet, not to the output even when all biases are zero.
+  network (``|mu_V|``) act like biases there: for PaiNN the step constants ``k_t`` (bias terms,
+  :mod:`xailib.lrp.bias`) are nonzero even when all biases are zero, unlike SchNet.
 - head: a schnetpack ``Atomwise`` output module with ``n_out = 1`` and ``sum`` or ``avg``
   aggregation. The explained output is the head's output *before* schnetpack post-processing
   (``AddOffsets`` atomrefs and mean, scaling, casts are not part of the explanation).
@@ -72,6 +72,13 @@ class ModelSteps:
         Maps ``h_T`` to the scalar output.
     adjacency
         Boolean ``(N, N)``: neighbours in the model's cutoff graph, diagonal included (staying put).
+    atom_head
+        Maps ``h_T`` to the per-atom contributions ``(N,)`` that ``head`` sums (divided by ``N`` for
+        ``avg`` aggregation).
+
+    Each step is affine in ``h`` at its operating point (gate ratios of the rule frozen):
+    ``F_t(h) = J_t h + k_t`` with the step constants ``k_t`` (:meth:`step_constants`), and the head is
+    ``y = sum_a g[a] . h_T[a] + k_head[a]`` (:meth:`head_gradient`, :meth:`head_constants`).
     """
 
     architecture: str
@@ -83,6 +90,8 @@ class ModelSteps:
     head: Step
     adjacency: np.ndarray
     extra: dict = field(default_factory=dict)
+    atom_head: Step | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def n_atoms(self) -> int:
@@ -98,6 +107,32 @@ class ModelSteps:
         for step in self.steps:
             h = step(h)
         return self.head(h)
+
+    def head_gradient(self) -> torch.Tensor:
+        """``g = dy/dh_T`` at the forward point (rule-modified), shape ``(N, d)``."""
+        if "g" not in self._cache:
+            from torch.func import vjp
+
+            self._cache["g"] = vjp(self.head, self.hs[-1])[1](torch.ones((), dtype=self.h0.dtype))[0].detach()
+        return self._cache["g"]
+
+    def step_constants(self) -> list[torch.Tensor]:
+        """``[k_1, ..., k_T]``, ``k_t = h_t - J_t h_{t-1}`` (shape ``(N, d)``): each step's constant part.
+
+        It holds every bias of step ``t`` and, for PaiNN, the terms of the detached vector channel.
+        """
+        if "k" not in self._cache:
+            with torch.no_grad():
+                self._cache["k"] = [h - lin.push(h_prev[None])[0]
+                                    for lin, h_prev, h in zip(self.linear, self.hs[:-1], self.hs[1:])]
+        return self._cache["k"]
+
+    def head_constants(self) -> torch.Tensor:
+        """``k_head[a] = atom_head(h_T)[a] - g[a] . h_T[a]``, shape ``(N,)``: the head's constant part per atom."""
+        if "k_head" not in self._cache:
+            with torch.no_grad():
+                self._cache["k_head"] = self.atom_head(self.hs[-1]) - (self.head_gradient() * self.hs[-1]).sum(dim=1)
+        return self._cache["k_head"]
 
 
 def representation_name(model: nn.Module) -> str:
@@ -322,9 +357,12 @@ def build_steps(model64: nn.Module, atoms, target: str | None = None,
     n = h0.shape[0]
     outnet, avg = head_module.outnet, head_module.aggregation_mode == "avg"
 
-    def head(h: torch.Tensor) -> torch.Tensor:
-        y = outnet(h).sum()
+    def atom_head(h: torch.Tensor) -> torch.Tensor:
+        y = outnet(h)[..., 0]
         return y / n if avg else y
+
+    def head(h: torch.Tensor) -> torch.Tensor:
+        return atom_head(h).sum()
 
     hs = [h0]
     with torch.no_grad():
@@ -333,7 +371,7 @@ def build_steps(model64: nn.Module, atoms, target: str | None = None,
     with torch.no_grad():
         linear = [lin(h) for lin, h in zip(linearizers, hs[:-1])]
     return ModelSteps(arch, head_module.output_key, h0, hs, steps, linear, head, _adjacency(inputs, n),
-                      {"inputs": inputs})
+                      {"inputs": inputs}, atom_head)
 
 
 def model_output(model64: nn.Module, inputs: dict[str, torch.Tensor], target: str) -> float:

@@ -17,6 +17,7 @@ from torch.func import vjp
 from xailib.lrp import rules
 from xailib.lrp.adapters import (ModelSteps, atomwise_head, build_steps, check_structure, float64_copy, model_inputs,
                                  model_output, representation_name)
+from xailib.lrp.composites import check_composite
 from xailib.lrp.linear import LinearStep
 
 #: Bytes of tangents processed per batched JVP/VJP call.
@@ -24,21 +25,25 @@ CHUNK_BYTES = 32 * 2**20
 
 
 @contextlib.contextmanager
-def prepared(model: nn.Module, atoms, *, rule: str, gamma: float,
-             target: str | None) -> Iterator[tuple[ModelSteps, float]]:
+def prepared(model: nn.Module, atoms, *, rule: str, gamma: float, target: str | None,
+             composite: str = "features") -> Iterator[tuple[ModelSteps, float]]:
     """Float64 copy of ``model`` under ``rule``; yields its steps for ``atoms`` and the plain output.
 
-    Everything is checked before any work: the rule, the architecture and the structure
-    (:func:`xailib.lrp.adapters.check_structure`: ``MalformedStructureError``, ``UnsupportedElementError``).
+    The steps (filters and, for PaiNN, the vector channel included) are built inside the rule context,
+    so ``composite`` (:mod:`xailib.lrp.composites`) decides whether the edge filter networks run the
+    rule-modified forward. Everything is checked before any work: the rule, the composite, the
+    architecture and the structure (:func:`xailib.lrp.adapters.check_structure`:
+    ``MalformedStructureError``, ``UnsupportedElementError``).
     """
     rules.check_rule(rule, gamma)
+    check_composite(composite)
     representation_name(model)
     check_structure(model, atoms)
     model64 = float64_copy(model)
     key = atomwise_head(model64, target).output_key
     inputs = model_inputs(model64, atoms)
     output = model_output(model64, inputs, key)
-    with rules.applied(model64, rule, gamma=gamma):
+    with rules.applied(model64, rule, gamma=gamma, composite=composite):
         yield build_steps(model64, atoms, key, inputs=inputs), output
 
 
@@ -70,9 +75,47 @@ def pull_rows(lin: LinearStep, n_atoms: int, vectors: torch.Tensor, rows: torch.
 
 def head_gradient(st: ModelSteps) -> torch.Tensor:
     """``g = dy/dh_T`` at the forward point (rule-modified), shape ``(N, d)``."""
-    return vjp(st.head, st.hs[-1])[1](torch.ones((), dtype=st.h0.dtype))[0]
+    return st.head_gradient()
 
 
 def input_gradient(st: ModelSteps) -> torch.Tensor:
     """``dy/dh0`` of the rule-modified model, shape ``(N, d)``."""
     return vjp(st.forward, st.h0)[1](torch.ones((), dtype=st.h0.dtype))[0]
+
+
+def keep_row_gradient(h: torch.Tensor, atom: int) -> torch.Tensor:
+    """``h`` with the gradient flowing only through row ``atom`` (all other rows detached)."""
+    keep = torch.zeros(h.shape[0], dtype=torch.bool)
+    keep[atom] = True
+    return torch.where(keep[:, None], h, h.detach())
+
+
+def push_prefixes(st: ModelSteps, vectors: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """Push walk-prefix vectors at level ``start`` through steps ``start+1..stop``.
+
+    Row ``p`` of ``vectors`` (``(M, d)``) is a one-row tangent at atom ``p % N`` (the prefix's last atom,
+    least significant). Returns ``(M * N^(stop-start), d)``, each step appending its atom as the new
+    least significant index.
+    """
+    n, d = st.n_atoms, st.h0.shape[1]
+    for t in range(start + 1, stop + 1):
+        last = torch.arange(vectors.shape[0]) % n
+        vectors = push_rows(st.linear[t - 1], n, vectors, last).reshape(-1, d)
+    return vectors
+
+
+def pull_suffixes(st: ModelSteps, stop: int) -> dict[int, torch.Tensor]:
+    """Walk-suffix cotangents at levels ``T, T-1, ..., stop``, pulled back from ``g = dy/dh_T``.
+
+    Level ``t`` is ``(N^(T-t+1), d)``: row ``(w_t, ..., w_T)`` (``w_t`` most significant) is the vector
+    ``J_{t+1}[w_t->w_{t+1}] ... J_T[w_{T-1}->w_T] g[w_T]`` at atom ``w_t``.
+    """
+    n, d, t_max = st.n_atoms, st.h0.shape[1], st.n_steps
+    suffix = head_gradient(st)
+    levels = {t_max: suffix}
+    for t in range(t_max, stop, -1):
+        m = suffix.shape[0]
+        first = torch.arange(m) // (m // n)
+        suffix = pull_rows(st.linear[t - 1], n, suffix, first).transpose(0, 1).reshape(-1, d)
+        levels[t - 1] = suffix
+    return levels

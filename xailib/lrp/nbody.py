@@ -8,6 +8,13 @@ visited atoms is exactly ``S``) follows by Moebius inversion,
 ``R_exact(S) = sum over S' subset of S of (-1)^(|S|-|S'|) R_sub(S')``. The part of the total not in
 terms up to ``max_order`` is the higher-order remainder.
 
+Bias terms (:mod:`xailib.lrp.bias`) are decomposed the same way: a bias suffix belongs to the set of
+atoms it visits, the head constant of atom ``a`` to ``{a}``. In the subgraph pass, the constants enter
+as ``u_t = (J_t u_{t-1} + k_t) * mask`` and the head constants of ``S`` are added. The pass is run
+backwards (masked VJPs of ``g``), so one pass gives the walk part (``h0 . p_0``) and the bias part
+(``sum_t k_t . p_t``) separately. Walk terms, bias terms and their sum each add up, with their own
+remainder, to their own total; walks + bias add up to ``rule_output`` (the output for ``gi``).
+
 Walks visit connected sets of the cutoff graph only, so terms of disconnected sets are exactly 0
 and are not listed; ``R_sub`` of a disconnected set is the sum over its connected components.
 Explained output: before schnetpack post-processing (see :mod:`xailib.lrp.walks`).
@@ -17,7 +24,8 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -25,25 +33,44 @@ from torch import nn
 from tqdm import tqdm
 
 from xailib.lrp.adapters import ModelSteps
+from xailib.lrp.bias import bias_atom_terms
 from xailib.lrp.engine import CHUNK_BYTES, head_gradient, input_gradient, prepared
 
 Subset = tuple[int, ...]
 
 
+#: Which relevance a term dict holds: walk terms, bias terms, or their sum.
+PARTS = ("walks", "bias", "combined")
+
+
 @dataclass
 class NBodyRelevances:
-    """Exact-set n-body relevance terms of one structure.
+    """Exact-set n-body relevance terms of one structure: walks, bias terms and their sum.
 
     Attributes
     ----------
     terms
-        ``{sorted atom-index tuple: relevance}`` for every connected set of 1..``max_order`` atoms.
+        Walk terms ``{sorted atom-index tuple: relevance}`` for every connected set of 1..``max_order``
+        atoms (walks whose visited set is exactly that set).
     remainder
-        Higher-order remainder: ``total`` minus all listed terms (walks visiting more atoms).
+        Walk remainder: ``total`` minus all walk terms (walks visiting more than ``max_order`` atoms).
     total
         Sum of all walks (``h0 . dy~/dh0``).
     output
         The model's own output before post-processing, without rule.
+    bias_terms
+        Bias terms on the same keys: bias suffixes whose visited set is exactly that set, head constants
+        in the 1-body terms (:mod:`xailib.lrp.bias`).
+    bias_remainder, bias_total
+        The same for the bias terms: ``bias_total`` is the sum of all bias terms.
+    rule_output
+        Forward value of the rule-modified model (``output`` for ``gi``).
+    composite
+        Which layers got the rule (:mod:`xailib.lrp.composites`).
+
+    ``terms`` + ``remainder`` = ``total`` (walks), ``bias_terms`` + ``bias_remainder`` = ``bias_total``,
+    and :meth:`combined_terms` + ``conserved_remainder`` = ``conserved_total`` = ``total + bias_total``,
+    which equals ``rule_output`` to round-off; ``residual = output - conserved_total``.
     """
 
     terms: dict[Subset, float]
@@ -55,26 +82,66 @@ class NBodyRelevances:
     rule: str
     gamma: float
     target: str
+    bias_terms: dict[Subset, float] = field(default_factory=dict)
+    bias_remainder: float = 0.0
+    bias_total: float = 0.0
+    rule_output: float = float("nan")
+    composite: str = "features"
 
-    def order(self, k: int) -> dict[Subset, float]:
-        """Terms of exactly ``k`` atoms."""
-        return {s: r for s, r in self.terms.items() if len(s) == k}
+    @property
+    def conserved_total(self) -> float:
+        """``total + bias_total``: equals ``rule_output`` (the output for ``gi``) to round-off."""
+        return self.total + self.bias_total
 
-    def order_sums(self) -> dict[int | str, float]:
-        """Summed relevance per order ``1..max_order`` and ``"higher"`` (adds up to ``total``)."""
+    @property
+    def conserved_remainder(self) -> float:
+        """Remainder of walks + bias: ``conserved_total`` minus all :meth:`combined_terms`."""
+        return self.remainder + self.bias_remainder
+
+    @property
+    def residual(self) -> float:
+        """``output - conserved_total``: 0 for ``gi``; the gamma rule's change of the forward value."""
+        return self.output - self.conserved_total
+
+    def combined_terms(self) -> dict[Subset, float]:
+        """Walk + bias term of every set (the decomposition that adds up to ``conserved_total``)."""
+        keys = self.terms.keys() | self.bias_terms.keys()
+        return {s: self.terms.get(s, 0.0) + self.bias_terms.get(s, 0.0) for s in sorted(keys, key=lambda s: (len(s), s))}
+
+    def part(self, part: str = "walks") -> tuple[dict[Subset, float], float]:
+        """Terms and remainder of ``part``: ``"walks"``, ``"bias"`` or ``"combined"``."""
+        if part == "walks":
+            return self.terms, self.remainder
+        if part == "bias":
+            return self.bias_terms, self.bias_remainder
+        if part == "combined":
+            return self.combined_terms(), self.conserved_remainder
+        raise ValueError(f"unknown part {part!r}; choose one of {', '.join(PARTS)}")
+
+    def order(self, k: int, *, part: str = "walks") -> dict[Subset, float]:
+        """Terms of exactly ``k`` atoms (walk terms by default; see :meth:`part`)."""
+        return {s: r for s, r in self.part(part)[0].items() if len(s) == k}
+
+    def order_sums(self, part: str = "combined") -> dict[int | str, float]:
+        """Summed relevance per order ``1..max_order`` and ``"higher"`` (the remainder).
+
+        Default ``"combined"``: walks + bias terms, adding up to ``conserved_total`` (the output for
+        ``gi``). ``"walks"`` adds up to ``total``, ``"bias"`` to ``bias_total``.
+        """
+        terms, remainder = self.part(part)
         sums: dict[int | str, float] = {k: 0.0 for k in range(1, self.max_order + 1)}
-        for s, r in self.terms.items():
+        for s, r in terms.items():
             sums[len(s)] += r
-        sums["higher"] = self.remainder
+        sums["higher"] = remainder
         return sums
 
-    def top(self, k: int = 10, *, order: int | None = 2) -> list[tuple[Subset, float]]:
+    def top(self, k: int = 10, *, order: int | None = 2, part: str = "walks") -> list[tuple[Subset, float]]:
         """The ``k`` terms of largest ``|R|`` (of one order, or of all with ``order=None``)."""
-        items = self.terms.items() if order is None else self.order(order).items()
+        items = self.part(part)[0].items() if order is None else self.order(order, part=part).items()
         return sorted(items, key=lambda kv: -abs(kv[1]))[:k]
 
     def __getitem__(self, subset: Subset) -> float:
-        """Term of a set of atoms (any order of indices); 0 for a disconnected set."""
+        """Walk term of a set of atoms (any order of indices); 0 for a disconnected set."""
         key = tuple(sorted(int(i) for i in subset))
         if not 1 <= len(key) <= self.max_order:
             raise KeyError(f"only sets of 1..{self.max_order} atoms are computed, got {key}")
@@ -107,22 +174,31 @@ def _components(subset: Subset, adjacency: np.ndarray) -> list[Subset]:
     return parts
 
 
-def subgraph_relevances(st: ModelSteps, subsets: list[Subset]) -> np.ndarray:
-    """``R_sub(S)`` for each set: relevance of all walks that stay inside ``S`` (one batched pass)."""
+def subgraph_relevances(st: ModelSteps, subsets: list[Subset]) -> tuple[np.ndarray, np.ndarray]:
+    """``R_sub(S)`` for each set, walks and bias terms apart: the relevance of all walks (and all bias
+    suffixes and head constants) that stay inside ``S``.
+
+    One batched masked backward pass: ``p_T = g * m``, ``p_{t-1} = (J_t^T p_t) * m``; walks give
+    ``h0 . p_0``, bias terms ``sum_t k_t . p_t + sum_(a in S) k_head[a]``; the same numbers as the forward
+    pass ``u_t = (J_t u_{t-1} + k_t) * m`` dotted with ``g`` on ``S``.
+    """
     n, d = st.h0.shape
     masks = torch.zeros((len(subsets), n), dtype=st.h0.dtype)
     for b, s in enumerate(subsets):
         masks[b, list(s)] = 1.0
-    g = head_gradient(st)
-    out = np.empty(len(subsets))
+    g, constants, head_constants = head_gradient(st), st.step_constants(), st.head_constants()
+    walks, bias = np.empty(len(subsets)), np.empty(len(subsets))
     size = max(1, CHUNK_BYTES // (8 * n * d))
     for start in tqdm(range(0, len(subsets), size), desc="subgraph passes", disable=len(subsets) <= size):
         m = masks[start:start + size, :, None]
-        u = st.h0 * m
-        for lin in st.linear:
-            u = lin.push(u) * m
-        out[start:start + size] = (u * g).sum(dim=(1, 2)).numpy()
-    return out
+        p = g * m
+        b = masks[start:start + size] @ head_constants
+        for lin, k in zip(reversed(st.linear), reversed(constants)):
+            b += (p * k).sum(dim=(1, 2))
+            p = lin.pull(p) * m
+        walks[start:start + size] = (p * st.h0).sum(dim=(1, 2)).numpy()
+        bias[start:start + size] = b.numpy()
+    return walks, bias
 
 
 def moebius(rsub: dict[Subset, float], subsets: list[Subset], adjacency: np.ndarray) -> dict[Subset, float]:
@@ -143,8 +219,8 @@ def moebius(rsub: dict[Subset, float], subsets: list[Subset], adjacency: np.ndar
 
 
 def nbody_relevances(model: nn.Module, atoms, *, max_order: int = 3, rule: str = "gi",
-                     gamma: float = 0.1, target: str | None = None) -> NBodyRelevances:
-    """Exact 1- to ``max_order``-body relevances and the higher-order remainder.
+                     gamma: float = 0.1, target: str | None = None, composite: str = "features") -> NBodyRelevances:
+    """Exact 1- to ``max_order``-body relevances (walk and bias terms) and the higher-order remainders.
 
     Computed by subgraph passes and Moebius inversion (module docstring), never by enumerating
     walks, so it works for deep models (e.g. 6 interactions). Same arguments as
@@ -152,29 +228,43 @@ def nbody_relevances(model: nn.Module, atoms, *, max_order: int = 3, rule: str =
     """
     if not isinstance(max_order, int) or max_order < 1:
         raise ValueError(f"max_order must be a positive integer, got {max_order!r}")
-    with prepared(model, atoms, rule=rule, gamma=gamma, target=target) as (st, output):
+    with prepared(model, atoms, rule=rule, gamma=gamma, target=target, composite=composite) as (st, output):
         subsets = connected_subsets(st.adjacency, max_order)
-        rsub = dict(zip(subsets, subgraph_relevances(st, subsets).tolist()))
+        walk_sub, bias_sub = subgraph_relevances(st, subsets)
         total = float((st.h0 * input_gradient(st)).sum())
-    terms = moebius(rsub, subsets, st.adjacency)
-    remainder = total - float(sum(terms.values()))
-    return NBodyRelevances(terms, remainder, total, output, atoms.copy(), max_order, rule, float(gamma),
-                           st.target)
+        bias_total = float(bias_atom_terms(st).sum())
+        rule_output = float(st.forward())
+    terms = moebius(dict(zip(subsets, walk_sub.tolist())), subsets, st.adjacency)
+    bias_terms = moebius(dict(zip(subsets, bias_sub.tolist())), subsets, st.adjacency)
+    return NBodyRelevances(terms, total - float(sum(terms.values())), total, output, atoms.copy(), max_order,
+                           rule, float(gamma), st.target, bias_terms, bias_total - float(sum(bias_terms.values())),
+                           bias_total, rule_output, composite)
 
 
-def nbody_from_walks(R: np.ndarray, max_order: int = 3) -> NBodyRelevances:
+def _aggregate(tensor: np.ndarray, sums: dict[Subset, float]) -> None:
+    shape = tensor.shape
+    for flat in np.flatnonzero(tensor):
+        walk = np.unravel_index(flat, shape)
+        sums[tuple(sorted({int(i) for i in walk}))] += float(tensor.flat[flat])
+
+
+def nbody_from_walks(R: np.ndarray, max_order: int = 3, *, bias: Sequence[np.ndarray] = (),
+                     head_bias: np.ndarray | None = None) -> NBodyRelevances:
     """Exact-set terms aggregated from a walk tensor: each walk counted for its set of visited atoms.
 
-    The reference for :func:`nbody_relevances` (needs the full walk tensor, so small models only).
-    Returns an :class:`NBodyRelevances` whose metadata fields other than the terms are placeholders
-    (``output`` is NaN).
+    ``bias`` (bias-suffix tensors, :attr:`xailib.lrp.walks.WalkRelevances.bias`) and ``head_bias`` are
+    aggregated the same way into ``bias_terms``. The reference for :func:`nbody_relevances` (needs the
+    full walk tensor, so small models only). Returns an :class:`NBodyRelevances` whose metadata fields
+    other than the terms and totals are placeholders (``output`` is NaN).
     """
     sums: dict[Subset, float] = defaultdict(float)
-    shape = R.shape
-    for flat in np.flatnonzero(R):
-        walk = np.unravel_index(flat, shape)
-        sums[tuple(sorted({int(i) for i in walk}))] += float(R.flat[flat])
+    _aggregate(R, sums)
+    bias_sums: dict[Subset, float] = defaultdict(float)
+    for tensor in list(bias) + ([] if head_bias is None else [np.asarray(head_bias)]):
+        _aggregate(tensor, bias_sums)
     total = float(R.sum())
+    bias_total = float(sum(b.sum() for b in bias) + (0.0 if head_bias is None else np.sum(head_bias)))
     terms = {s: r for s, r in sums.items() if len(s) <= max_order}
+    bias_terms = {s: r for s, r in bias_sums.items() if len(s) <= max_order}
     return NBodyRelevances(terms, total - sum(terms.values()), total, float("nan"), None, max_order,
-                           "", float("nan"), "")
+                           "", float("nan"), "", bias_terms, bias_total - sum(bias_terms.values()), bias_total)

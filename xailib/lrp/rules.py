@@ -16,8 +16,8 @@ Rules (the book's chapter 03, section on rules), with ``z = W x + b`` and ``y = 
     ``d = min((W + g W-) x+ + (W + g W+) x-, b + g b-)``; other units give 0;
     ``out = n * [y / d]_const`` (0 where ``d = 0``). Its forward value ``n y / d`` can differ from ``y``.
 
-Which layers get the rule is decided in :mod:`xailib.lrp.composites`; pass ``layers=`` to choose
-explicitly.
+Which layers get the rule is decided by a *composite* (:mod:`xailib.lrp.composites`: ``"features"``,
+the default, or ``"reference"``); pass ``layers=`` to choose explicitly.
 
 The rule is applied by giving each selected layer an instance ``forward`` (the class method stays
 untouched); leaving the ``with`` block deletes it, so the model is exactly the model it was
@@ -36,7 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from xailib.base.errors import XailibError
-from xailib.lrp.composites import has_activation, rule_layers
+from xailib.lrp.composites import check_composite, has_activation, rule_layers
 
 RULES = ("gi", "gamma")
 #: Units with |y| at most this value get zero relevance under the gamma rule.
@@ -119,7 +119,7 @@ def _modified_forward(layer: nn.Module, rule: str, gamma: float):
 
 @contextlib.contextmanager
 def applied(model: nn.Module, rule: str, *, gamma: float = 0.1,
-            layers: Iterable[nn.Module] | None = None) -> Iterator[nn.Module]:
+            layers: Iterable[nn.Module] | None = None, composite: str = "features") -> Iterator[nn.Module]:
     """Apply an LRP rule to ``model`` inside a ``with`` block; removed on exit, even on error.
 
     Parameters
@@ -131,8 +131,10 @@ def applied(model: nn.Module, rule: str, *, gamma: float = 0.1,
     gamma
         The gamma of the gamma rule (ignored for ``gi``).
     layers
-        The Dense layers to modify; default :func:`rule_layers` (atom-feature layers, not the
-        edge filter networks).
+        The Dense layers to modify; default :func:`rule_layers` of ``composite``.
+    composite
+        ``"features"`` (atom-feature layers, not the edge filter networks) or ``"reference"`` (every
+        Dense with an activation); see :mod:`xailib.lrp.composites`. Ignored when ``layers`` is given.
 
     Yields
     ------
@@ -145,10 +147,11 @@ def applied(model: nn.Module, rule: str, *, gamma: float = 0.1,
     ...     y = model(inputs)["energy"]
     """
     check_rule(rule, gamma)
+    check_composite(composite)
     if model in _ACTIVE:
         raise RuleAlreadyAppliedError("an LRP rule is already applied to this model; leave the first "
                                       "`with rules.applied(...)` block before opening another")
-    chosen = rule_layers(model) if layers is None else list(layers)
+    chosen = rule_layers(model, composite) if layers is None else list(layers)
     for layer in chosen:
         if not has_activation(layer):
             raise TypeError(f"rules modify schnetpack Dense layers with an activation, got {layer!r}")
