@@ -10,7 +10,8 @@ files, and the cached results of the studies: MD, partition, poly, relevance, tr
   (``md/models``, ``poly/models``, ``transfer/models``) and the training databases of chapter 09
   (``transfer/build``). They are not committed (``.gitignore``: they would push ``data/`` past its size
   budget), each machine retrains or rebuilds them (``make md``, ``make poly``, ``make transfer``), and
-  the results computed from them are cached beside them and listed.
+  the results computed from them are cached beside them and listed;
+* ``checkpoints/`` folders of training runs (``data/models/<name>/checkpoints``, for ``train --resume``).
 
 :func:`verify_manifest` checks every listed file and also reports files that the manifest should list
 but does not (``UNLISTED``); files in the excluded folders are reported as ``EXCLUDED`` (not a failure).
@@ -54,6 +55,8 @@ def is_excluded(rel: str | Path) -> bool:
     if rel.name in EXCLUDED or rel.name.endswith(EXCLUDED_SUFFIXES):
         return True
     posix = rel.as_posix()
+    if "checkpoints" in rel.parts[:-1]:  # Lightning checkpoints of a training run (resumable, not committed)
+        return True
     return any(posix == d or posix.startswith(d + "/") for d in EXCLUDED_DIRS)
 
 

@@ -44,7 +44,8 @@ class AtomicOffsets(Transform):
     energy_key
         The total whose offset statistics are used.
     mode
-        ``"mean"`` (the energy's mean per atom) or ``"atomrefs"`` (its fitted per-element references).
+        ``"mean"`` (the energy's mean per atom), ``"atomrefs"`` (its fitted per-element references) or
+        ``"free_atoms"`` (the dataset's free-atom references, its ``atomrefs`` metadata).
     sign
         ``+1`` as a post-processor of the model, ``-1`` as a pre-processor of the training data.
     """
@@ -55,8 +56,8 @@ class AtomicOffsets(Transform):
     def __init__(self, key: str, energy_key: str = "energy", mode: str = "mean", sign: int = 1,
                  zmax: int = 100) -> None:
         super().__init__()
-        if mode not in ("mean", "atomrefs"):
-            raise ValueError(f"mode must be 'mean' or 'atomrefs', got {mode!r}")
+        if mode not in ("mean", "atomrefs", "free_atoms"):
+            raise ValueError(f"mode must be 'mean', 'atomrefs' or 'free_atoms', got {mode!r}")
         if sign not in (1, -1):
             raise ValueError(f"sign must be +1 or -1, got {sign!r}")
         self.key, self.energy_key, self.mode, self.sign = key, energy_key, mode, sign
@@ -66,9 +67,11 @@ class AtomicOffsets(Transform):
     def datamodule(self, _datamodule) -> None:
         if self.mode == "mean":
             self.mean = _datamodule.get_stats(self.energy_key, True, False)[0].detach().to(torch.float64)
-        else:
+        elif self.mode == "atomrefs":
             refs = _datamodule.get_atomrefs(property=self.energy_key, is_extensive=True)
             self.atomref = refs[self.energy_key].detach().to(torch.float64)
+        else:
+            self.atomref = _datamodule.train_dataset.atomrefs[self.energy_key].detach().to(torch.float64)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         from schnetpack import properties

@@ -157,8 +157,8 @@ def build_model(config: ModelConfig | Mapping[str, Any]) -> "torch.nn.Module":
             add = trn.AddOffsets(
                 t,
                 add_mean=cfg.offset == "mean",
-                add_atomrefs=cfg.offset == "atomrefs",
-                estimate_atomref=cfg.offset == "atomrefs",
+                add_atomrefs=cfg.offset in ("atomrefs", "free_atoms"),
+                estimate_atomref=cfg.offset == "atomrefs",  # free_atoms: the dataset's own atomrefs
                 is_extensive=cfg.aggregation == "sum",
             )
             # float64 scalar, as schnetpack's data module computes it, so saving loses no precision

@@ -13,7 +13,7 @@ from xailib.base.errors import XailibError
 
 ARCHITECTURES = ("schnet", "painn")
 AGGREGATIONS = ("sum", "mean")
-OFFSETS = ("mean", "atomrefs", "none")
+OFFSETS = ("free_atoms", "mean", "atomrefs", "none")
 ENVELOPES = ("cosine", "poly")
 
 
@@ -48,9 +48,12 @@ class ModelConfig:
         Atomic numbers (or symbols) in the training data; other elements raise
         :class:`UnsupportedElementError`.
     offset
-        What post-processing adds back: ``"mean"`` (training mean, per atom for sum aggregation),
-        ``"atomrefs"`` (per-element references fitted by linear regression on the training set;
-        needs several compositions) or ``"none"``.
+        What post-processing adds back: ``"free_atoms"`` (the dataset's free-atom energies, its
+        ``atomrefs`` metadata, e.g. GFN2-xTB: the network then predicts the atomisation energy, a
+        physical quantity, and that is what relevances explain), ``"mean"`` (training mean, per atom
+        for sum aggregation), ``"atomrefs"`` (per-element references fitted by linear regression on
+        the training set; needs several compositions; the network's output is then a regression
+        residual) or ``"none"``.
     envelope
         Radial envelope multiplying every filter: ``"cosine"`` (schnetpack's ``CosineCutoff`` at
         ``cutoff``, the default) or ``"poly"`` (:class:`xailib.models.envelopes.PolynomialEnvelope`: a

@@ -79,7 +79,12 @@ class TrainConfig:
     max_time_min
         Wall-clock budget of the fit in minutes (Lightning ``max_time``).
     accelerator, devices, strategy
-        Passed to the Lightning ``Trainer`` unchanged (CPU by default).
+        Passed to the Lightning ``Trainer`` unchanged; ``accelerator: auto`` (the default) trains on a
+        GPU when one is available and on the CPU otherwise.
+    snapshot_epochs
+        Epochs (counted from 1) after which the weights are also saved to ``snapshots/epoch-NNNN.pt``
+        in the model folder (loadable with :func:`xailib.models.load_model`), to compare explanations
+        across training. Default: none.
     """
 
     name: str
@@ -100,11 +105,12 @@ class TrainConfig:
     loss_weights: dict[str, float] | None = None
     seed: int = 0
     num_threads: int = 1
-    accelerator: str = "cpu"
+    accelerator: str = "auto"
     devices: int | str | list[int] = 1
     strategy: str = "auto"
     progress_bar: bool = True
     eval_batch_size: int = 64
+    snapshot_epochs: list[int] | None = None
 
     def __post_init__(self) -> None:
         for name in ("name", "dataset", "split_file"):
@@ -125,6 +131,11 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not v > 0:
                 raise TrainConfigError(f"{name} must be a positive number, got {v!r}")
+        if self.snapshot_epochs is not None:
+            if isinstance(self.snapshot_epochs, (str, int)) or not all(
+                    isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in self.snapshot_epochs):
+                raise TrainConfigError(f"snapshot_epochs must be a list of epochs >= 1, got {self.snapshot_epochs!r}")
+            self.snapshot_epochs = sorted(set(self.snapshot_epochs))
         if self.loss_weights is not None and not isinstance(self.loss_weights, Mapping):
             raise TrainConfigError(f"loss_weights must map output names to weights, got {self.loss_weights!r}")
 

@@ -9,11 +9,8 @@ config, the training config, the split it used, the Lightning CSV log and the te
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +22,7 @@ import torch
 from xailib.base.seed import set_seed
 from xailib.data.store import DatasetError, read_rows, read_split
 from xailib.models.build import ModelConfig, build_model, load_model, save_model
+from xailib.models.callbacks import best_state, convergence, merged_log, set_aside_log, snapshots
 from xailib.models.evaluation import UNITS, evaluate, open_dataset
 from xailib.models.train_config import (OutputExistsError, TrainConfig, TrainConfigError, check_dataset,
                                         check_output_folder, load_train_config, output_folder)
@@ -85,30 +83,65 @@ def _caching_datamodule(**kwargs):
     return CachingAtomsDataModule(**kwargs)
 
 
-class _BestState:
-    """Lightning callback keeping the weights of the epoch with the lowest validation loss."""
+#: Folder (inside the model folder) of the Lightning checkpoint ``last.ckpt`` and the CSV log of a run.
+CHECKPOINTS = "checkpoints"
 
-    def __new__(cls, monitor: str = "val_loss"):
-        import pytorch_lightning as pl
 
-        class BestState(pl.Callback):
-            def __init__(self) -> None:
-                self.monitor, self.best, self.state, self.epoch = monitor, math.inf, None, -1
+class NothingToResumeError(TrainConfigError):
+    """``resume=True`` but the model folder holds no checkpoint of an earlier run."""
 
-            def on_validation_end(self, trainer, pl_module) -> None:
-                if trainer.sanity_checking:
-                    return
-                value = trainer.callback_metrics.get(self.monitor)
-                if value is not None and float(value) < self.best:
-                    self.best = float(value)
-                    self.state = copy.deepcopy(pl_module.model.state_dict())
-                    self.epoch = int(trainer.current_epoch)
 
-        return BestState()
+def checkpoint_path(folder: str | Path) -> Path:
+    """The last checkpoint of the run writing ``folder`` (it may not exist)."""
+    return Path(folder) / CHECKPOINTS / "last.ckpt"
+
+
+def check_resume(folder: str | Path) -> Path:
+    """The checkpoint a resumed run continues from; :class:`NothingToResumeError` when there is none."""
+    ckpt = checkpoint_path(folder)
+    if not ckpt.is_file():
+        raise NothingToResumeError(f"nothing to resume: {ckpt} does not exist (start the run without --resume)")
+    return ckpt
+
+
+def target_mean(db_path: Path, indices: np.ndarray, target: str, cfg: ModelConfig) -> float:
+    """Training mean of ``target`` per atom (sum aggregation) or per structure (mean aggregation), after
+    subtracting the dataset's free-atom energies when ``cfg.offset == "free_atoms"``."""
+    from schnetpack.data import ASEAtomsData
+
+    refs = None
+    if cfg.offset == "free_atoms":
+        refs = ASEAtomsData(str(db_path)).atomrefs.get(target)
+        if refs is None:
+            raise TrainConfigError(f"offset free_atoms needs free-atom references of {target!r} in the dataset's "
+                                   f"metadata (atomrefs); {db_path} has none")
+        refs = refs.numpy()
+    values = []
+    for atoms in read_rows(db_path, indices):
+        y = float(np.asarray(atoms.info["labels"][target]).reshape(-1)[0])
+        if refs is not None:
+            y -= float(refs[atoms.numbers].sum())
+        values.append(y / len(atoms) if cfg.aggregation == "sum" else y)
+    return float(np.mean(values))
+
+
+def init_output_bias(model: torch.nn.Module, target: str, value: float) -> None:
+    """Start the last bias of ``target``'s atomwise head at ``value`` (an initialisation, not an offset).
+
+    Without an offset the network itself must produce the target's scale (e.g. about -4 eV per atom
+    for GFN2-xTB atomisation energies); starting the output bias there saves the first epochs. The bias
+    stays a trained parameter of the network and its relevance is counted as a bias term.
+    """
+    from schnetpack.atomistic import Atomwise
+
+    head = next(m for m in model.output_modules if isinstance(m, Atomwise) and m.output_key == target)
+    last = [m for m in head.outnet.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.bias.fill_(value)
 
 
 def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str | Path | None = None,
-          overwrite: bool = False) -> Path:
+          overwrite: bool = False, resume: bool = False) -> Path:
     """Train a model and write its folder (weights, configs, split, log, test metrics).
 
     Parameters
@@ -121,11 +154,18 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
         Replace the model in an existing, non-empty output folder. Without it such a folder is an
         error, checked before anything is computed (the default output of a shipped config is the
         shipped model's folder).
+    resume
+        Continue an interrupted (or budget-limited) run from ``checkpoints/last.ckpt`` in the output
+        folder: weights, optimiser, scheduler, early stopping, the best epoch so far and the elapsed
+        time (``max_time_min`` is the budget of all parts together) are restored. The checkpoint is
+        written after every epoch.
 
     Raises
     ------
     OutputExistsError
-        The output folder exists and is not empty, and ``overwrite`` is false.
+        The output folder exists and is not empty, and neither ``overwrite`` nor ``resume`` is set.
+    NothingToResumeError
+        ``resume`` without a checkpoint in the output folder.
     TrainConfigError
         An invalid config, or a missing dataset or split file (never created).
 
@@ -138,13 +178,17 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
     import schnetpack as spk
     import schnetpack.transform as trn
     import torchmetrics
-    from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, TQDMProgressBar
+    from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
     from pytorch_lightning.loggers import CSVLogger
 
     if isinstance(config, (str, Path)):
         config = load_train_config(config)
     tc = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
-    folder = check_output_folder(output_folder(tc, out_dir), overwrite)
+    folder = output_folder(tc, out_dir)
+    ckpt = check_resume(folder) if resume else None
+    if not resume:
+        check_output_folder(folder, overwrite)
+        shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
     db_path = check_dataset(tc)
     try:
         split = read_split(tc.split_file)
@@ -167,6 +211,9 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
     props = _properties(mcfg, tc.loss_weights)
     open_dataset(db_path, props)  # fail early with a clear message
     model = build_model(mcfg)
+    if mcfg.offset in ("free_atoms", "none"):
+        for t in mcfg.targets:
+            init_output_bias(model, t, target_mean(db_path, train_idx, t, mcfg))
 
     transforms: list[torch.nn.Module] = [trn.MatScipyNeighborList(cutoff=mcfg.cutoff)]
     if mcfg.offset != "none":
@@ -175,7 +222,7 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
                 trn.RemoveOffsets(
                     t,
                     remove_mean=mcfg.offset == "mean",
-                    remove_atomrefs=mcfg.offset == "atomrefs",
+                    remove_atomrefs=mcfg.offset in ("atomrefs", "free_atoms"),
                     estimate_atomref=mcfg.offset == "atomrefs",
                     is_extensive=mcfg.aggregation == "sum",
                 )
@@ -221,10 +268,15 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
         scheduler_args={"factor": tc.lr_factor, "patience": tc.lr_patience, "min_lr": tc.min_lr},
         scheduler_monitor="val_loss",
     )
-    work = Path(tempfile.mkdtemp(prefix=f"xailib-train-{tc.name}-"))
-    best = _BestState()
+    work = folder / CHECKPOINTS
+    work.mkdir(parents=True, exist_ok=True)
+    set_aside_log(work / "log")
+    best = best_state()
     callbacks = [best, EarlyStopping(monitor="val_loss", patience=tc.early_stopping_patience),
-                 LearningRateMonitor(logging_interval="epoch")]
+                 LearningRateMonitor(logging_interval="epoch"),
+                 ModelCheckpoint(dirpath=str(work), save_last=True, save_top_k=0, every_n_epochs=1)]
+    if tc.snapshot_epochs:
+        callbacks.append(snapshots(folder / "snapshots", tc.snapshot_epochs, mcfg.to_dict()))
     if tc.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=20))
     trainer = pl.Trainer(
@@ -235,7 +287,7 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
         max_time={"minutes": tc.max_time_min},
         logger=CSVLogger(save_dir=str(work), name="log", version=""),
         callbacks=callbacks,
-        enable_checkpointing=False,
+        enable_checkpointing=True,
         enable_progress_bar=tc.progress_bar,
         enable_model_summary=False,
         inference_mode=False,  # forces need gradients in validation and testing
@@ -243,12 +295,16 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
         log_every_n_steps=10,
     )
     start = time.perf_counter()
-    trainer.fit(task, datamodule=dm)
-    wall = time.perf_counter() - start
+    # the checkpoint is this run's own file (its hyperparameters hold the model object): not weights-only
+    trainer.fit(task, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None, weights_only=False if ckpt else None)
+    wall = time.perf_counter() - start  # of this part; the Timer callback holds the total
     if best.state is None:
         raise RuntimeError(f"training {tc.name} ended before its first validation; raise max_time_min or max_epochs")
     model.load_state_dict(best.state)
     model.eval()
+    log = merged_log(work / "log", folder / "log.csv")
+    timer = next((c for c in trainer.callbacks if type(c).__name__ == "Timer"), None)
+    total_wall = timer.time_elapsed("train") if timer is not None else wall
     # evaluate exactly what is shipped: save, reload, then compute the test metrics
     save_model(model, folder, mcfg)
     model = load_model(folder)
@@ -263,19 +319,19 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
         epochs=int(trainer.current_epoch),
         best_epoch=best.epoch,
         best_val_loss=best.best,
-        training_wall_time_s=round(wall, 1),
+        training_wall_time_s=round(float(total_wall), 1),
+        resumed=resume,
+        seed=tc.seed,
         torch_threads=tc.num_threads,
-        accelerator=tc.accelerator,
+        accelerator=type(trainer.accelerator).__name__.replace("Accelerator", "").lower(),
+        device=torch.cuda.get_device_name(0) if torch.cuda.is_available() and tc.accelerator != "cpu" else "cpu",
         dataset=tc.dataset,
         split_file=tc.split_file,
     )
+    metrics.update(convergence(log) if log else {})
     save_model(model, folder, mcfg, metrics)
     resolved = tc.to_dict()
     resolved["model"] = mcfg.to_dict()
     (folder / "train_config.json").write_text(json.dumps(resolved, indent=2) + "\n")
     np.savez(folder / "split.npz", train_idx=train_idx, val_idx=val_idx, test_idx=split["test_idx"])
-    log = work / "log" / "metrics.csv"
-    if log.exists():
-        shutil.copy(log, folder / "log.csv")
-    shutil.rmtree(work, ignore_errors=True)
     return folder

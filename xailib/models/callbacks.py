@@ -1,0 +1,125 @@
+"""Lightning callbacks of a training run and the convergence measure recorded in ``metrics.json``.
+
+:func:`best_state` keeps the weights of the epoch with the lowest validation loss, :func:`snapshots`
+saves the weights after chosen epochs; both keep their state in Lightning checkpoints, so a resumed run
+(``python -m xailib train --resume``) continues with them. :func:`set_aside_log` and :func:`merged_log`
+keep the CSV logs of all parts of a resumed run; :func:`convergence` reads the merged log.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+#: A run counts as converged when its best validation loss improved by less than this fraction over
+#: the last fifth of its epochs.
+CONVERGED_BELOW = 0.01
+
+
+def best_state(monitor: str = "val_loss"):
+    """A callback keeping the weights (``.state``), loss (``.best``) and epoch (``.epoch``) of the best epoch."""
+    import pytorch_lightning as pl
+
+    class BestState(pl.Callback):
+        def __init__(self) -> None:
+            self.monitor, self.best, self.state, self.epoch = monitor, math.inf, None, -1
+
+        def on_validation_end(self, trainer, pl_module) -> None:
+            if trainer.sanity_checking:
+                return
+            value = trainer.callback_metrics.get(self.monitor)
+            if value is not None and float(value) < self.best:
+                self.best = float(value)
+                self.state = {k: v.detach().cpu().clone() for k, v in pl_module.model.state_dict().items()}
+                self.epoch = int(trainer.current_epoch)
+
+        def state_dict(self) -> dict[str, Any]:
+            return {"best": self.best, "epoch": self.epoch, "state": self.state}
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            self.best, self.epoch, self.state = state["best"], state["epoch"], copy.deepcopy(state["state"])
+
+    return BestState()
+
+
+def snapshots(folder: Path, epochs: Iterable[int], config: dict[str, Any]):
+    """A callback writing ``folder/epoch-NNNN.pt`` (state dict) after each epoch in ``epochs`` (from 1).
+
+    ``config.json`` (the model config) is written beside them, so each file loads with
+    :func:`xailib.models.load_model`.
+    """
+    import pytorch_lightning as pl
+
+    wanted = sorted(set(int(e) for e in epochs))
+
+    class Snapshots(pl.Callback):
+        def on_validation_end(self, trainer, pl_module) -> None:
+            epoch = int(trainer.current_epoch) + 1
+            if trainer.sanity_checking or epoch not in wanted:
+                return
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+            state = {k: v.detach().cpu().clone() for k, v in pl_module.model.state_dict().items()}
+            torch.save(state, folder / f"epoch-{epoch:04d}.pt")
+
+    return Snapshots()
+
+
+def convergence(log_csv: Path) -> dict[str, Any]:
+    """Validation-loss history of a run and whether it converged.
+
+    Returns ``val_loss`` (one value per epoch), ``val_improvement_last_fifth`` (relative drop of the
+    best validation loss over the last fifth of the epochs) and ``converged`` (that drop is below
+    :data:`CONVERGED_BELOW`); an empty dict when the log has no validation loss.
+    """
+    if not Path(log_csv).is_file():
+        return {}
+    with open(log_csv, newline="") as fh:
+        by_epoch = {int(float(row["epoch"])): float(row["val_loss"]) for row in csv.DictReader(fh)
+                    if row.get("val_loss") not in (None, "") and row.get("epoch") not in (None, "")}
+    if not by_epoch:
+        return {}
+    losses = np.array([by_epoch[e] for e in sorted(by_epoch)])
+    if len(losses) < 5:
+        return {"val_loss": losses.tolist(), "converged": False, "val_improvement_last_fifth": None}
+    head = int(np.ceil(0.8 * len(losses)))
+    before, best = float(np.min(losses[:head])), float(np.min(losses))
+    drop = (before - best) / before if before > 0 else 0.0
+    return {"val_loss": [round(float(v), 6) for v in losses], "val_improvement_last_fifth": round(drop, 5),
+            "converged": bool(drop < CONVERGED_BELOW)}
+
+
+def set_aside_log(log_dir: Path) -> None:
+    """Rename ``log_dir/metrics.csv`` of an earlier part of a run to ``part-K.csv`` (Lightning's CSV
+    logger would replace it when the run is resumed)."""
+    current = Path(log_dir) / "metrics.csv"
+    if current.is_file():
+        k = len(list(Path(log_dir).glob("part-*.csv")))
+        current.rename(Path(log_dir) / f"part-{k}.csv")
+
+
+def merged_log(log_dir: Path, out: Path) -> Path | None:
+    """Write the rows of all parts (``part-*.csv``, then ``metrics.csv``) to ``out``, columns united."""
+    parts = sorted(Path(log_dir).glob("part-*.csv"), key=lambda p: int(p.stem.split("-")[1]))
+    parts += [p for p in [Path(log_dir) / "metrics.csv"] if p.is_file()]
+    if not parts:
+        return None
+    rows, columns = [], []
+    for part in parts:
+        with open(part, newline="") as fh:
+            reader = csv.DictReader(fh)
+            columns += [c for c in reader.fieldnames or [] if c not in columns]
+            rows += list(reader)
+    with open(out, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return Path(out)
