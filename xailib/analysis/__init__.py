@@ -4,6 +4,11 @@
 :func:`save_results` / :func:`load_results` store the result; :meth:`RelevanceResults.tables` turns it
 into :class:`NBodyTable` objects that the analyses take. :func:`explain_test_sets` explains the shipped
 ``nci-small`` models on their test split (``data/relevance/<model>.npz``, read with ``load_results(model_name)``).
+
+Statistics (:mod:`xailib.analysis.stats`, :mod:`xailib.analysis.seeds`): intervals from a bootstrap over
+molecules (:func:`molecule_bootstrap`), per-molecule tables (:func:`element_pair_table`,
+:func:`order_table`), and seed-aggregated pair strengths and order shares with molecule counts and flags
+(:func:`pair_strengths`, :func:`order_shares`, :func:`ranked`).
 """
 
 from xailib.analysis.decay import DecayFit, decay_profile, fit_exponential, fit_power_law
@@ -11,13 +16,25 @@ from xailib.analysis.locality import locality
 from xailib.analysis.manybody import manybody_shares, manybody_shares_by_distance
 from xailib.analysis.pairs import element_pair_strength
 from xailib.analysis.runs import RelevanceResults, explain_dataset, load_results, results_path, save_results
+from xailib.analysis.seeds import as_pair_dict, order_shares, pair_strengths, ranked, seed_molecule_summary
+from xailib.analysis.stats import (
+    Interval,
+    conservation_table,
+    element_pair_table,
+    molecule_bootstrap,
+    molecule_means,
+    order_table,
+    seed_summary,
+)
 from xailib.analysis.tables import ORDERS, NBodyTable, tables_from_nbody
-from xailib.analysis.test_sets import explain_on_test_split, explain_test_sets
+from xailib.analysis.test_sets import explain_on_test_split, explain_test_sets, result_name, test_molecule_ids
 from xailib.base.io import CacheFileError
 
 __all__ = [
     "NBodyTable", "tables_from_nbody", "ORDERS", "element_pair_strength", "decay_profile", "DecayFit",
     "fit_power_law", "fit_exponential", "manybody_shares", "manybody_shares_by_distance", "locality",
     "explain_dataset", "RelevanceResults", "load_results", "save_results", "results_path",
-    "explain_test_sets", "explain_on_test_split", "CacheFileError",
+    "explain_test_sets", "explain_on_test_split", "result_name", "test_molecule_ids", "CacheFileError",
+    "Interval", "molecule_bootstrap", "molecule_means", "element_pair_table", "order_table", "conservation_table",
+    "seed_summary", "seed_molecule_summary", "pair_strengths", "order_shares", "ranked", "as_pair_dict",
 ]

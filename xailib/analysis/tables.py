@@ -75,6 +75,7 @@ def tables_from_nbody(
     terms: Sequence[Mapping[tuple[int, ...], float]],
     remainders: Sequence[float],
     outputs: Sequence[float],
+    total_abs: Sequence[float] | None = None,
 ) -> dict[int, NBodyTable]:
     """Flatten per-molecule n-body terms into one :class:`NBodyTable` per order.
 
@@ -88,12 +89,15 @@ def tables_from_nbody(
         Per molecule, the relevance of all higher orders.
     outputs
         Per molecule, the explained model output.
+    total_abs
+        Per molecule, the total absolute relevance; default: the sum of ``|term|`` and ``|remainder|``
+        (give it when ``terms`` do not list every computed term, e.g. results stored up to order 2).
     """
     if not (len(positions) == len(numbers) == len(terms) == len(remainders) == len(outputs)):
         raise ValueError("positions, numbers, terms, remainders and outputs must have one entry per molecule")
-    total_abs = np.array(
-        [sum(abs(v) for v in t.values()) + abs(rem) for t, rem in zip(terms, remainders)], dtype=float
-    )
+    if total_abs is None:
+        total_abs = [sum(abs(v) for v in t.values()) + abs(rem) for t, rem in zip(terms, remainders)]
+    total_abs = np.asarray(total_abs, dtype=float)
     rows: dict[int, list] = {k: [] for k in ORDERS}
     for mol, (pos, z, t) in enumerate(zip(positions, numbers, terms)):
         pos, z = np.asarray(pos, dtype=float), np.asarray(z)
