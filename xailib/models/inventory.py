@@ -21,9 +21,14 @@ README_NAME = "README.md"
 
 README_HEADER = """# Shipped models
 
-Trained by `scripts/train_all.sh` (one `configs/<name>.yaml` each, `python -m xailib train --config ...`)
-on the GFN2-xTB datasets in `data/` with their fixed splits, on a 2-core CPU shared with other jobs
-(so the wall times are upper bounds for a quiet machine), with the torch threads listed. Each folder holds `model.pt` (state_dict; load with `xailib.models.load_model(folder)`),
+Trained by `python -m xailib train --config configs/<name>.yaml [--seed N]` (`scripts/train_all.sh` runs
+them all) on the GFN2-xTB datasets in `data/` with their fixed splits. The md17 models ran on a 2-core CPU
+shared with other jobs (wall times are upper bounds for a quiet machine). The nci-small models and their
+seed replicas (`<name>-seedN`: same data, split and settings, another seed) ran all at once on one H200
+GPU with CUDA MPS, 7 minutes each (`--max-time-min 7`); energy models explain the atomisation energy
+(`offset: free_atoms`), gap models the gap itself (`offset: none`). `converged` (metrics.json) means the
+best validation loss improved by less than 1 % over the last fifth of the epochs; runs continue with
+`train --resume` from `checkpoints/last.ckpt` (not committed). Each folder holds `model.pt` (state_dict; load with `xailib.models.load_model(folder)`),
 `model.pt.sha256` (its checksum, checked on loading), `config.json` (model), `train_config.json` (training run), `split.npz` (indices used: the training and
 validation subsets and the shipped test split), `log.csv` (Lightning CSV log) and `metrics.json`.
 Errors are on the full shipped test split: energy MAE in meV per molecule, force MAE in meV/Angstrom
@@ -50,12 +55,21 @@ def _fmt(x: float | None, digits: int = 1) -> str:
     return "" if x is None else f"{x:.{digits}f}"
 
 
+def _converged(m: dict) -> str:
+    return {True: "yes", False: "no"}.get(m.get("converged"), "")
+
+
+def _device(m: dict) -> str:
+    device = m.get("device")
+    return device if device and device != "cpu" else f"CPU, {m.get('torch_threads', '?')} thread(s)"
+
+
 def readme_table(models_dir: str | os.PathLike | None = None) -> str:
     """The Markdown table of ``data/models/README.md``: one row per model folder with a ``metrics.json``."""
     folder = models_folder(models_dir)
     rows = ["| model | dataset | arch | T | features | params | n_train | energy MAE (meV) | force MAE (meV/Å) "
-            "| gap MAE (eV) | epochs (best, from 0) | training time (min) | torch threads |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| gap MAE (eV) | epochs (best, from 0) | converged | training time (min) | device |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in shipped_models(folder):
         m = load_json(folder / name / METRICS_FILE)
         c = load_json(folder / name / CONFIG_FILE)
@@ -63,7 +77,8 @@ def readme_table(models_dir: str | os.PathLike | None = None) -> str:
             f"| {name} | {Path(m['dataset']).stem} | {c['architecture']} | {c['n_interactions']} "
             f"| {c['n_atom_basis']} | {m['n_parameters']} | {m['n_train']} | {_fmt(m.get('energy_mae_meV'))} "
             f"| {_fmt(m.get('forces_mae_meV_per_A'))} | {_fmt(m.get('gap_mae_eV'), 3)} "
-            f"| {m['epochs']} ({m['best_epoch']}) | {_fmt(m['training_wall_time_s'] / 60)} | {m['torch_threads']} |"
+            f"| {m['epochs']} ({m['best_epoch']}) | {_converged(m)} | {_fmt(m['training_wall_time_s'] / 60)} "
+            f"| {_device(m)} |"
         )
     return "\n".join(rows) + "\n"
 
