@@ -16,7 +16,14 @@ from xailib.analysis.locality import locality
 from xailib.analysis.manybody import manybody_shares, manybody_shares_by_distance
 from xailib.analysis.pairs import element_pair_strength
 from xailib.analysis.runs import RelevanceResults, explain_dataset, load_results, results_path, save_results
-from xailib.analysis.seeds import as_pair_dict, order_shares, pair_strengths, ranked, seed_molecule_summary
+from xailib.analysis.seeds import (
+    as_pair_dict,
+    common_structures,
+    order_shares,
+    pair_strengths,
+    ranked,
+    seed_molecule_summary,
+)
 from xailib.analysis.stats import (
     Interval,
     conservation_table,
@@ -36,5 +43,5 @@ __all__ = [
     "explain_dataset", "RelevanceResults", "load_results", "save_results", "results_path",
     "explain_test_sets", "explain_on_test_split", "result_name", "test_molecule_ids", "CacheFileError",
     "Interval", "molecule_bootstrap", "molecule_means", "element_pair_table", "order_table", "conservation_table",
-    "seed_summary", "seed_molecule_summary", "pair_strengths", "order_shares", "ranked", "as_pair_dict",
+    "seed_summary", "seed_molecule_summary", "common_structures", "pair_strengths", "order_shares", "ranked", "as_pair_dict",
 ]
