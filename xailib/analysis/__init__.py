@@ -11,10 +11,15 @@ molecules (:func:`molecule_bootstrap`), per-molecule tables (:func:`element_pair
 (:func:`pair_strengths`, :func:`order_shares`, :func:`ranked`).
 """
 
-from xailib.analysis.decay import DecayFit, decay_profile, fit_exponential, fit_power_law
-from xailib.analysis.locality import locality
-from xailib.analysis.manybody import manybody_shares, manybody_shares_by_distance
+from xailib.analysis.decay import DecayFit, decay_fit_bootstrap, decay_profile, fit_exponential, fit_power_law
+from xailib.analysis.locality import atom_relevance_parts, locality
+from xailib.analysis.manybody import (
+    manybody_shares,
+    manybody_shares_by_distance,
+    manybody_shares_by_distance_bootstrap,
+)
 from xailib.analysis.pairs import element_pair_strength
+from xailib.analysis.ranks import pair_rank_correlation
 from xailib.analysis.runs import RelevanceResults, explain_dataset, load_results, results_path, save_results
 from xailib.analysis.seeds import (
     as_pair_dict,
@@ -39,9 +44,11 @@ from xailib.base.io import CacheFileError
 
 __all__ = [
     "NBodyTable", "tables_from_nbody", "ORDERS", "element_pair_strength", "decay_profile", "DecayFit",
-    "fit_power_law", "fit_exponential", "manybody_shares", "manybody_shares_by_distance", "locality",
+    "fit_power_law", "fit_exponential", "decay_fit_bootstrap", "manybody_shares", "manybody_shares_by_distance",
+    "manybody_shares_by_distance_bootstrap", "locality", "atom_relevance_parts",
     "explain_dataset", "RelevanceResults", "load_results", "save_results", "results_path",
     "explain_test_sets", "explain_on_test_split", "result_name", "test_molecule_ids", "CacheFileError",
     "Interval", "molecule_bootstrap", "molecule_means", "element_pair_table", "order_table", "conservation_table",
     "seed_summary", "seed_molecule_summary", "common_structures", "pair_strengths", "order_shares", "ranked", "as_pair_dict",
+    "pair_rank_correlation",
 ]

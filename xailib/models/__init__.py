@@ -11,10 +11,11 @@ from xailib.models.build import (ElementGuard, UntrustedModelError, build_model,
                                  train_settings)
 from xailib.models.config import ModelConfig, ModelConfigError
 from xailib.models.envelopes import cosine_cutoff, local_exponent, polynomial_envelope
-from xailib.models.evaluation import DatasetPropertyError, errors_by_element, evaluate, learning_curve
+from xailib.models.evaluation import DatasetPropertyError, errors_by_element, evaluate
 from xailib.models.files import ModelChecksumError, ModelFileError, ModelMismatchError, ModelNotFoundError
 from xailib.models.inventory import (metrics_table, predict_test_split, readme_table, shipped_models,
                                      write_models_readme)
+from xailib.models.replicas import TrainingLogError, learning_curve, replicas, seed_metrics, seed_table
 from xailib.models.training import (OutputExistsError, TrainConfig, TrainConfigError, load_train_config, read_split,
                                     train)
 
@@ -24,4 +25,5 @@ __all__ = ["ModelConfig", "ModelConfigError", "UnsupportedElementError", "Untrus
            "model_cutoff", "model_dir", "model_metrics", "train_settings", "evaluate", "learning_curve",
            "errors_by_element", "DatasetPropertyError", "TrainConfig", "TrainConfigError", "OutputExistsError",
            "load_train_config", "read_split", "train", "cosine_cutoff", "local_exponent", "polynomial_envelope", "metrics_table",
-           "predict_test_split", "readme_table", "shipped_models", "write_models_readme"]
+           "predict_test_split", "readme_table", "shipped_models", "write_models_readme", "replicas", "seed_metrics",
+           "seed_table", "TrainingLogError"]

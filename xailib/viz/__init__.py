@@ -1,9 +1,11 @@
-"""Pictures and tables for the book: analysis figures, relevance maps, molecule views, Markdown tables."""
+"""Pictures and tables for the book: analysis figures, relevance maps, molecule views, learning curves,
+Markdown tables."""
 
 from xailib.viz.figures import decay_plot, pair_heatmap, pair_matrix, shares_bars
 from xailib.viz.molecules import draw_static, view3d
 from xailib.viz.relevance import project_2d, relevance_map, relevance_view
 from xailib.viz.tables import markdown_table
+from xailib.viz.training import learning_curves
 
 __all__ = ["pair_matrix", "pair_heatmap", "decay_plot", "shares_bars", "draw_static", "view3d", "project_2d",
-           "relevance_map", "relevance_view", "markdown_table"]
+           "relevance_map", "relevance_view", "markdown_table", "learning_curves"]
