@@ -12,8 +12,8 @@ import torch
 
 from xailib import repo_root
 from xailib.cli import main
-from xailib.models import load_model
-from xailib.models.evaluation import DatasetPropertyError, errors_by_element, learning_curve
+from xailib.models import learning_curve, load_model
+from xailib.models.evaluation import DatasetPropertyError, errors_by_element
 from xailib.models.training import TrainConfigError, evaluate, load_train_config, read_split, train
 
 pytestmark = pytest.mark.slow  # training runs on GFN2-xTB-labelled sets

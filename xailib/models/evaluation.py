@@ -1,4 +1,4 @@
-"""Test-set errors of trained potentials, learning curves and per-element errors.
+"""Test-set errors of trained potentials and per-element errors (learning curves: xailib.models.replicas).
 
 Units: energies in eV (errors in meV), forces in eV/Angstrom (errors in meV/Angstrom), other targets
 such as the HOMO-LUMO gap in eV.
@@ -6,7 +6,6 @@ such as the HOMO-LUMO gap in eV.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from xailib.base.paths import resolve_path
 from xailib.base.units import MODEL_UNITS as UNITS
 from xailib.models.build import model_config, model_cutoff
 
-__all__ = ["UNITS", "evaluate", "learning_curve", "errors_by_element", "open_dataset", "DatasetPropertyError"]
+__all__ = ["UNITS", "evaluate", "errors_by_element", "open_dataset", "DatasetPropertyError"]
 
 
 class DatasetPropertyError(XailibError, ValueError):
@@ -123,31 +122,6 @@ def evaluate(
         res["predictions"]["n_atoms"] = na
         res["predictions"]["numbers"] = np.concatenate(numbers)
     return res
-
-
-def learning_curve(folder: str | Path) -> dict[str, np.ndarray]:
-    """Per-epoch validation metrics (and the learning rate) from a model folder's ``log.csv``.
-
-    Returns
-    -------
-    dict
-        ``epoch`` and every ``val_*`` column (e.g. ``val_loss``, ``val_forces_MAE`` in eV/Angstrom),
-        plus ``lr`` when logged; arrays of equal length.
-    """
-    path = Path(folder) / "log.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; was the model trained with xailib.models.train?")
-    with open(path) as fh:
-        rows = list(csv.DictReader(fh))
-    val = [r for r in rows if r.get("val_loss")]
-    out = {"epoch": np.array([int(r["epoch"]) for r in val])}
-    for key in val[0] if val else []:
-        if key.startswith("val_"):
-            out[key] = np.array([float(r[key]) for r in val])
-    lrs = [float(r["lr_schedule"]) for r in rows if r.get("lr_schedule")]
-    if len(lrs) == len(val):
-        out["lr"] = np.array(lrs)
-    return out
 
 
 def errors_by_element(predictions: dict[str, Any], target: str = "forces") -> dict[str, float]:
