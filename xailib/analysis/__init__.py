@@ -40,6 +40,14 @@ from xailib.analysis.stats import (
 )
 from xailib.analysis.tables import ORDERS, NBodyTable, tables_from_nbody
 from xailib.analysis.test_sets import explain_on_test_split, explain_test_sets, result_name, test_molecule_ids
+from xailib.analysis.topology import (
+    SEPARATION_CLASSES,
+    bond_graph,
+    bond_separation,
+    cosine_envelope,
+    envelope_corrected,
+    separation_class,
+)
 from xailib.base.io import CacheFileError
 
 __all__ = [
@@ -50,5 +58,6 @@ __all__ = [
     "explain_test_sets", "explain_on_test_split", "result_name", "test_molecule_ids", "CacheFileError",
     "Interval", "molecule_bootstrap", "molecule_means", "element_pair_table", "order_table", "conservation_table",
     "seed_summary", "seed_molecule_summary", "common_structures", "pair_strengths", "order_shares", "ranked", "as_pair_dict",
-    "pair_rank_correlation",
+    "pair_rank_correlation", "bond_graph", "bond_separation", "SEPARATION_CLASSES", "separation_class",
+    "cosine_envelope", "envelope_corrected",
 ]

@@ -52,7 +52,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
             if devices is not None and devices.isdigit():
                 devices = int(devices)
             if args.seed is not None and args.seed != cfg.seed:
-                cfg = dataclasses.replace(cfg, name=f"{cfg.name}-seed{args.seed}", seed=args.seed)
+                out_dir = f"{cfg.out_dir.rstrip('/')}-seed{args.seed}" if cfg.out_dir else None
+                cfg = dataclasses.replace(cfg, name=f"{cfg.name}-seed{args.seed}", seed=args.seed, out_dir=out_dir)
             overrides = {"max_time_min": args.max_time_min, "num_threads": args.threads,
                          "accelerator": args.accelerator, "devices": devices, "strategy": args.strategy}
             cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})

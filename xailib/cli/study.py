@@ -11,7 +11,7 @@ import importlib
 
 #: Modules that register one or more ``study`` subcommands.
 STUDIES = ("xailib.cli.study_relevance", "xailib.cli.study_md", "xailib.cli.study_transfer",
-           "xailib.cli.study_poly")
+           "xailib.cli.study_poly", "xailib.cli.study_synthetic")
 
 
 def add_study(sub: argparse._SubParsersAction) -> None:
