@@ -10,7 +10,7 @@ import pytest
 import torch
 from ase.build import molecule
 
-from xailib.analysis.known_answer_stats import agreement, decay_exponent, load_known_answer, order_shares, truth
+from xailib.analysis.known_answer_stats import agreement, decay_exponent, load_known_answer, abs_order_shares, truth
 from xailib.analysis.known_answers import (
     KnownAnswerError, canonical_pairs, explain_known_answer_models, initial_model, parse_name,
 )
@@ -88,7 +88,7 @@ def test_agreement_and_decay_recover_a_known_law():
     assert got["pearson"].estimate == pytest.approx(1.0) and got["slope"].estimate == pytest.approx(2.0)
     fit = decay_exponent(r, true, mol, n_boot=50)
     assert fit.estimate == pytest.approx(6.0, abs=1e-9) and fit.n_molecules == 60
-    shares = order_shares(np.array([[0.0, 3.0, 1.0, 0.0]] * 4), n_boot=20)
+    shares = abs_order_shares(np.array([[0.0, 3.0, 1.0, 0.0]] * 4), n_boot=20)
     assert [s.estimate for s in shares] == pytest.approx([0.0, 0.75, 0.25, 0.0])
 
 

@@ -14,13 +14,11 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats as sps
 
-from xailib.analysis.decay import decay_fit_bootstrap
 from xailib.analysis.known_answers import (
     RULE_SETS, KnownAnswerError, canonical_pairs, canonical_triples, results_dir, test_structures,
 )
 from xailib.analysis.stats import Interval, molecule_bootstrap
 from xailib.analysis.synthetic import terms
-from xailib.analysis.tables import NBodyTable
 from xailib.analysis.topology import bond_separation, envelope_corrected, separation_class
 
 #: Fit window of the decay exponents (Angstrom): beyond the damping, before the switch of the potentials.
@@ -87,19 +85,20 @@ def agreement(learned, true, molecules, *, n_boot: int = 500, seed: int = 0) -> 
 
 def decay_exponent(r, values, molecules, *, window: tuple[float, float] = WINDOW, k: int = 0,
                    cutoff: float = 5.0, n_boot: int = 200, seed: int = 0) -> Interval:
-    """Power-law exponent ``n`` of ``|values| ~ r^-n`` over ``window`` with a molecule-bootstrap interval,
-    after dividing by the cosine envelope to the power ``k`` (``k = 0``: raw)."""
-    r, v, mol = np.asarray(r, float), np.asarray(values, float), np.asarray(molecules)
-    keep = (r >= window[0]) & (r <= window[1])
+    """Power-law exponent ``n`` of ``|values| ~ r^-n`` (least squares in log-log space) over ``window``, after
+    dividing by the cosine envelope to the power ``k`` (``k = 0``: raw), with a molecule-bootstrap interval.
+    Zero terms are left out; a negative ``n`` means the terms grow with distance."""
+    r, v, mol = np.asarray(r, float), np.abs(np.asarray(values, float)), np.asarray(molecules)
+    keep = (r >= window[0]) & (r <= window[1]) & (v > 0) & np.isfinite(v)
+    if keep.sum() < 3:
+        raise ValueError(f"only {int(keep.sum())} non-zero terms in the window {window}; need 3")
     r, v, mol = r[keep], v[keep], mol[keep]
     if k:
         v = envelope_corrected(v, r, cutoff, k)
-    uniq, inv = np.unique(mol, return_inverse=True)
-    table = NBodyTable(2, inv.ravel(), np.zeros((len(v), 2), int), r, v, np.ones(len(uniq)), np.ones(len(uniq)))
-    return decay_fit_bootstrap(table, np.arange(len(uniq)), *window, normalise=None, n_boot=n_boot, seed=seed)["power"]
+    return _paired_bootstrap(np.log(r), np.log(v), mol, lambda x, y: -_slope(x, y), n_boot, seed)
 
 
-def order_shares(orders_abs: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> list[Interval]:
+def abs_order_shares(orders_abs: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> list[Interval]:
     """Share of each order (1-4) in the summed |terms|, averaged over molecules, with intervals."""
     a = np.asarray(orders_abs, float)
     share = a / a.sum(axis=1, keepdims=True)

@@ -26,6 +26,7 @@ from ase import Atoms
 
 from xailib.analysis.synthetic import POTENTIALS
 from xailib.analysis.test_sets import first_frames, test_molecule_ids
+from xailib.base.errors import XailibError
 from xailib.base.paths import data_dir
 from xailib.data import frames
 from xailib.data.store import progress_bar, read_split
@@ -39,7 +40,7 @@ DATASET = "nci-small"
 _NAME = re.compile(r"^synthetic-(?P<potential>[a-z_]+)-(?P<architecture>schnet|painn)(?:-seed(?P<seed>\d+))?$")
 
 
-class KnownAnswerError(ValueError):
+class KnownAnswerError(XailibError, ValueError):
     """A model name or result that is not part of the known-answer study."""
 
 
@@ -67,14 +68,26 @@ def trained_models(directory: str | os.PathLike | None = None) -> list[str]:
     return sorted(p.name for p in folder.glob("synthetic-*") if (p / "model.pt").exists() and _NAME.match(p.name))
 
 
+def check_explainable(names: list[str], directory: str | os.PathLike | None = None) -> None:
+    """Raise :class:`KnownAnswerError` unless every name is a known-answer model that can be explained now
+    (a trained folder; for a baseline, the ``pair_power`` run of its architecture and seed)."""
+    for name in names:
+        info = parse_name(name)
+        source = name.replace("synthetic-init-", "synthetic-pair_power-") if info["potential"] == "init" else name
+        if not (models_dir(directory) / source / "model.pt").exists():
+            raise KnownAnswerError(f"{name} needs the trained model {models_dir(directory) / source}; train it "
+                                   "first (make synthetic)")
+
+
 def init_name(trained: str) -> str:
     """The baseline of a trained model: its architecture and seed at random initialisation."""
     info = parse_name(trained)
     return f"synthetic-init-{info['architecture']}" + (f"-seed{info['seed']}" if info["seed"] else "")
 
 
-def initial_model(trained_folder: str | os.PathLike):
-    """The model of a trained folder as it was before training: same seed, same build, same output bias start."""
+def initial_model(trained_folder: str | os.PathLike, dataset: str | os.PathLike | None = None):
+    """The model of a trained folder as it was before training: same seed, same build, same output bias start
+    (the training mean of ``dataset``, default the run's own training database)."""
     from xailib.base.seed import set_seed
     from xailib.models.build import build_model
     from xailib.models.config import ModelConfig
@@ -90,7 +103,8 @@ def initial_model(trained_folder: str | os.PathLike):
 
         train_idx = read_split(resolve_path(tc["split_file"]))["train_idx"]
         for t in cfg.targets:
-            init_output_bias(model, t, target_mean(resolve_path(tc["dataset"]), train_idx, t, cfg))
+            db = Path(dataset) if dataset is not None else resolve_path(tc["dataset"])
+            init_output_bias(model, t, target_mean(db, train_idx, t, cfg))
     return model.eval()
 
 
@@ -169,6 +183,7 @@ def explain_known_answer_models(names: list[str] | None = None, *, force: bool =
     trained = trained_models(models_directory)
     if names is None:
         names = trained + sorted({init_name(n) for n in trained if parse_name(n)["potential"] == "pair_power"})
+    check_explainable(names, models_directory)
     infos = {n: parse_name(n) for n in names}
     out_dir = results_dir(out_directory)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -181,14 +196,12 @@ def explain_known_answer_models(names: list[str] | None = None, *, force: bool =
         if info["potential"] == "init":
             source = name.replace("synthetic-init-", "synthetic-pair_power-")
             folder = models_dir(models_directory) / source
-            model, tags = initial_model(folder), INIT_RULE_SETS
+            from xailib.analysis.synthetic_data import ensure_synthetic_dataset
+
+            model, tags = initial_model(folder, ensure_synthetic_dataset("pair_power", progress=False)), INIT_RULE_SETS
         else:
             folder = models_dir(models_directory) / name
-            if not (folder / "model.pt").exists():
-                raise KnownAnswerError(f"no trained model {folder}; train it first (make synthetic)")
             model, tags = load_model(folder), tuple(RULE_SETS)
-        if info["potential"] == "init" and not (folder / "model.pt").exists():
-            raise KnownAnswerError(f"the baseline {name} needs the trained run {folder} for its seed and config")
         arrays = {}
         for tag in tags:
             rule, composite, max_order = RULE_SETS[tag]

@@ -28,6 +28,7 @@ import torch
 from ase import Atoms
 from ase.data import atomic_numbers
 
+from xailib.base.errors import XailibError
 from xailib.base.structures import validate_structure
 
 #: Names of the synthetic potentials.
@@ -49,7 +50,7 @@ R_ON, R_OFF = 4.0, 4.5
 _ELEMENTS = {atomic_numbers[s]: c for s, c in C6.items()}
 
 
-class UnknownPotentialError(ValueError):
+class UnknownPotentialError(XailibError, ValueError):
     """A potential name that is not in :data:`POTENTIALS`."""
 
 

@@ -1,6 +1,6 @@
 """Synthetic-label copies of a dataset: the same geometries, energies and forces of a known potential.
 
-``data/synthetic/<dataset>-<potential>.db`` holds every frame of ``<dataset>`` (same rows, so the
+``data/synthetic/build/<dataset>-<potential>.db`` holds every frame of ``<dataset>`` (same rows, so the
 dataset's split file applies unchanged) labelled by :func:`xailib.analysis.synthetic.energy_forces`.
 The files are derived (seconds to rebuild, deterministic) and not committed; training configs in
 ``configs/synthetic/`` point at them and :func:`ensure_synthetic_dataset` builds them when missing.
@@ -21,7 +21,7 @@ from xailib.base.paths import data_dir
 from xailib.data.store import db_path, frame_table, progress_bar, read_rows, write_db
 
 #: Folder of the synthetic datasets, under ``data/``.
-FOLDER = "synthetic"
+FOLDER = "synthetic/build"
 
 
 def synthetic_name(dataset: str, potential: str) -> str:

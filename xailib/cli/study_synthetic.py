@@ -35,7 +35,11 @@ def _run(args: argparse.Namespace) -> int:
             path = ensure_synthetic_dataset(name) if args.missing else build_synthetic_dataset(name)
             print(path)
         return 0
-    from xailib.analysis.known_answers import explain_known_answer_models
+    from xailib.analysis.known_answers import KnownAnswerError, check_explainable, explain_known_answer_models
 
+    try:
+        check_explainable(args.names)
+    except KnownAnswerError as err:
+        raise UsageError(str(err)) from err
     explain_known_answer_models(args.names or None, force=args.force)
     return 0

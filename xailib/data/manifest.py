@@ -7,9 +7,10 @@ files, and the cached results of the studies: MD, partition, poly, relevance, tr
   ``.gitattributes``);
 * transient files of a running build or database (``*.lock``, ``*-journal``, ``*.log``);
 * the folders in :data:`EXCLUDED_DIRS`: the weights of the trained variant models of chapters 07-10
-  (``md/models``, ``poly/models``, ``transfer/models``) and the training databases of chapter 09
-  (``transfer/build``). They are not committed (``.gitignore``: they would push ``data/`` past its size
-  budget), each machine retrains or rebuilds them (``make md``, ``make poly``, ``make transfer``), and
+  (``md/models``, ``poly/models``, ``transfer/models``) and of the known-answer chapter 03b
+  (``synthetic/models``), and the training databases of chapters 09 and 03b (``transfer/build``,
+  ``synthetic/build``). They are not committed (``.gitignore``: they would push ``data/`` past its size
+  budget), each machine retrains or rebuilds them (``make md``, ``make poly``, ``make transfer``, ``make synthetic``), and
   the results computed from them are cached beside them and listed;
 * ``checkpoints/`` folders of training runs (``data/models/<name>/checkpoints``, for ``train --resume``).
 
@@ -31,7 +32,7 @@ EXCLUDED = {MANIFEST_NAME, "README.md", ".gitignore", ".gitattributes"}
 #: Name endings of transient files (locks, SQLite journals, logs of a running build), never listed.
 EXCLUDED_SUFFIXES = (".lock", "-journal", ".log")
 #: Folders (relative to ``data/``) never listed: uncommitted model weights and training databases (see above).
-EXCLUDED_DIRS = ("md/models", "poly/models", "transfer/models", "transfer/build")
+EXCLUDED_DIRS = ("md/models", "poly/models", "transfer/models", "transfer/build", "synthetic/models", "synthetic/build")
 #: States of :func:`verify_manifest` that are not a failure.
 GOOD_STATES = ("OK", "EXCLUDED")
 

@@ -121,5 +121,16 @@ def merged_log(log_dir: Path, out: Path) -> Path | None:
     with open(out, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: float32_text(v) for k, v in row.items()} for row in rows)
     return Path(out)
+
+
+def float32_text(value: str | None) -> str | None:
+    """A logged number as the shortest text that reads back to the same float32 (Lightning logs float32
+    tensors but writes them with float64 digits); integers and empty cells stay as they are."""
+    if not value or value.lstrip("-").isdigit():
+        return value
+    try:
+        return str(np.float32(float(value)))
+    except ValueError:
+        return value
