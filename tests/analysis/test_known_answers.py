@@ -10,7 +10,8 @@ import pytest
 import torch
 from ase.build import molecule
 
-from xailib.analysis.known_answer_stats import agreement, decay_exponent, load_known_answer, abs_order_shares, truth
+from xailib.analysis.decay import decay_exponent
+from xailib.analysis.known_answer_stats import abs_order_shares, agreement, load_known_answer, truth
 from xailib.analysis.known_answers import (
     KnownAnswerError, canonical_pairs, explain_known_answer_models, initial_model, parse_name,
 )
@@ -86,7 +87,7 @@ def test_agreement_and_decay_recover_a_known_law():
     true = -50.0 * r**-6.0
     got = agreement(2.0 * true, true, mol, n_boot=50)
     assert got["pearson"].estimate == pytest.approx(1.0) and got["slope"].estimate == pytest.approx(2.0)
-    fit = decay_exponent(r, true, mol, n_boot=50)
+    fit = decay_exponent(r, true, mol, window=(2.5, 4.0), n_boot=50)
     assert fit.estimate == pytest.approx(6.0, abs=1e-9) and fit.n_molecules == 60
     shares = abs_order_shares(np.array([[0.0, 3.0, 1.0, 0.0]] * 4), n_boot=20)
     assert [s.estimate for s in shares] == pytest.approx([0.0, 0.75, 0.25, 0.0])
@@ -99,3 +100,16 @@ def test_names_and_missing_results_are_named_errors(tmp_path):
             parse_name(bad)
     with pytest.raises(KnownAnswerError, match="study synthetic explain"):
         load_known_answer("synthetic-pair_exp-schnet", tmp_path)
+
+
+def test_pair_terms_of_shipped_results_match_their_tables():
+    from xailib.analysis import load_results, pair_terms
+
+    res = load_results("nci-small-energy-schnet-seed1").subset(list(range(8)))
+    cols = pair_terms(res)
+    table = res.tables()[2]
+    np.testing.assert_allclose(np.sort(cols["value"]), np.sort(table.relevance), rtol=1e-12)
+    np.testing.assert_allclose(np.sort(cols["r"]), np.sort(table.distance), rtol=1e-12)
+    assert set(np.unique(cols["separation"])) <= {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+    bonded = cols["separation"] == 1
+    assert cols["r"][bonded].max() < 2.0 and cols["r"][~bonded].min() > 1.0

@@ -12,7 +12,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
-CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.md"))
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]*_*.md"))  # 03b: an interlude keeps later numbers
 TEMPLATE = BOOK / "_templates" / "chapter.md"
 
 

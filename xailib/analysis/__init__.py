@@ -11,13 +11,21 @@ molecules (:func:`molecule_bootstrap`), per-molecule tables (:func:`element_pair
 (:func:`pair_strengths`, :func:`order_shares`, :func:`ranked`).
 """
 
-from xailib.analysis.decay import DecayFit, decay_fit_bootstrap, decay_profile, fit_exponential, fit_power_law
+from xailib.analysis.decay import (
+    DecayFit,
+    decay_exponent,
+    decay_fit_bootstrap,
+    decay_profile,
+    fit_exponential,
+    fit_power_law,
+)
 from xailib.analysis.locality import atom_relevance_parts, locality
 from xailib.analysis.manybody import (
     manybody_shares,
     manybody_shares_by_distance,
     manybody_shares_by_distance_bootstrap,
 )
+from xailib.analysis.pair_terms import pair_terms
 from xailib.analysis.pairs import element_pair_strength
 from xailib.analysis.ranks import pair_rank_correlation
 from xailib.analysis.runs import RelevanceResults, explain_dataset, load_results, results_path, save_results
@@ -59,5 +67,5 @@ __all__ = [
     "Interval", "molecule_bootstrap", "molecule_means", "element_pair_table", "order_table", "conservation_table",
     "seed_summary", "seed_molecule_summary", "common_structures", "pair_strengths", "order_shares", "ranked", "as_pair_dict",
     "pair_rank_correlation", "bond_graph", "bond_separation", "SEPARATION_CLASSES", "separation_class",
-    "cosine_envelope", "envelope_corrected",
+    "cosine_envelope", "envelope_corrected", "decay_exponent", "pair_terms",
 ]

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
 from xailib.analysis.tables import NBodyTable
+from xailib.analysis.topology import envelope_corrected
+
+if TYPE_CHECKING:
+    from xailib.analysis.stats import Interval
 
 
 def decay_profile(
@@ -184,3 +189,26 @@ def decay_fit_bootstrap(
         out[key] = Interval(float(estimates[key]), float(low), float(high), n_mol, level)
     out["replicates"] = reps
     return out
+
+
+def decay_exponent(r, values, molecules, *, window: tuple[float, float], k: int = 0,
+                   cutoff: float = 5.0, n_boot: int = 200, seed: int = 0) -> Interval:
+    """Power-law exponent ``n`` of ``|values| ~ r^-n`` (least squares in log-log space) over ``window``, after
+    dividing by the cosine envelope to the power ``k`` (``k = 0``: raw), with a molecule-bootstrap interval.
+    Zero terms are left out; a negative ``n`` means the terms grow with distance."""
+    r, v, mol = np.asarray(r, float), np.abs(np.asarray(values, float)), np.asarray(molecules)
+    keep = (r >= window[0]) & (r <= window[1]) & (v > 0) & np.isfinite(v)
+    if keep.sum() < 3:
+        raise ValueError(f"only {int(keep.sum())} non-zero terms in the window {window}; need 3")
+    r, v, mol = r[keep], v[keep], mol[keep]
+    if k:
+        v = envelope_corrected(v, r, cutoff, k)
+    from xailib.analysis.stats import molecule_bootstrap
+
+    log_r, log_v = np.log(r), np.log(v)
+
+    def exponent(rows):
+        rows = rows.astype(int)
+        return -float(np.polyfit(log_r[rows], log_v[rows], 1)[0]) if np.ptp(log_r[rows]) > 0 else float("nan")
+
+    return molecule_bootstrap(np.arange(len(r), dtype=float), mol, exponent, n_boot=n_boot, seed=seed)

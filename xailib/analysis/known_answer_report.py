@@ -13,8 +13,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from xailib.analysis.decay import decay_exponent
 from xailib.analysis.known_answer_stats import (
-    WINDOW, agreement, decay_exponent, load_known_answer, abs_order_shares, pair_type_means, ranking_agreement,
+    WINDOW, agreement, load_known_answer, abs_order_shares, pair_type_means, ranking_agreement,
     separation_classes, truth,
 )
 from xailib.analysis.known_answers import KnownAnswerError, parse_name, results_dir, test_structures
@@ -63,7 +64,9 @@ def recovery(potential: str, architecture: str, tag: str = "gi", *, baseline: bo
     terms), ``pair_by_distance`` (the same per :data:`DISTANCE_BINS`), ``exponent`` (true, and recovered
     raw and envelope-corrected with ``k`` of :data:`ENVELOPE_POWERS`, over :data:`WINDOW`),
     ``exponent_by_class`` (true and raw per bond-separation class), ``shares`` (true and recovered share
-    of orders 1-4 in the summed |terms|), ``ranking`` (Spearman of element-pair mean terms) and, where
+    of orders 1-4 in the summed |terms|), ``ranking`` (Spearman of element-pair mean terms),
+    ``pair_by_element`` (true and learned mean term per element pair below the switch, and their ratio,
+    over seeds) and, where
     stored, ``triple`` (agreement of 3-body terms). Recovered numbers are :func:`_summary` dicts.
     """
     names = seed_names("init" if baseline else potential, architecture, directory)
@@ -95,10 +98,11 @@ def recovery(potential: str, architecture: str, tag: str = "gi", *, baseline: bo
         out["pair_by_distance"][(lo, hi)]["n_pairs"] = int(m.sum())
 
     def exponent(values, k=0, mask=slice(None), pooled=False):
-        fit = decay_exponent(t["r"][mask], values[mask], mol[mask], k=k, n_boot=n_boot if pooled else 1)
+        fit = decay_exponent(t["r"][mask], values[mask], mol[mask], window=WINDOW, k=k,
+                             n_boot=n_boot if pooled else 1)
         return fit if pooled else fit.estimate
 
-    out["exponent"] = {"true": decay_exponent(t["r"], t["pair"], mol, n_boot=n_boot)}
+    out["exponent"] = {"true": decay_exponent(t["r"], t["pair"], mol, window=WINDOW, n_boot=n_boot)}
     for k in ENVELOPE_POWERS:
         out["exponent"][f"k={k}"] = _summary(*combined(exponent, k))
     classes = separation_classes(t["separation"])
@@ -108,7 +112,8 @@ def recovery(potential: str, architecture: str, tag: str = "gi", *, baseline: bo
         m = classes == c
         if (m & in_window).sum() < 20 or len(np.unique(mol[m & in_window])) < 5:
             continue
-        out["exponent_by_class"][c] = {"true": decay_exponent(t["r"][m], t["pair"][m], mol[m], n_boot=n_boot),
+        true_fit = decay_exponent(t["r"][m], t["pair"][m], mol[m], window=WINDOW, n_boot=n_boot)
+        out["exponent_by_class"][c] = {"true": true_fit,
                                        "raw": _summary(*combined(exponent, 0, m)), "n_pairs": int((m & in_window).sum())}
     true_shares = abs_order_shares(t["orders_abs"], n_boot=n_boot)
     per_seed_shares = [abs_order_shares(r[tag]["orders_abs"], n_boot=1) for r in runs]
@@ -122,6 +127,10 @@ def recovery(potential: str, architecture: str, tag: str = "gi", *, baseline: bo
     true_types = pair_type_means(t["z"], t["pair"], mol, within)
     ranks = [ranking_agreement(pair_type_means(t["z"], v, mol, within), true_types)["spearman"] for v in learned]
     out["ranking"] = {"spearman": seed_summary(ranks), "n_types": len(true_types)}
+    per_seed_types = [pair_type_means(t["z"], v, mol, within) for v in learned]
+    out["pair_by_element"] = {key: {"true": value, "learned": seed_summary([p[key] for p in per_seed_types]),
+                                    "ratio": seed_summary([p[key] / value for p in per_seed_types])}
+                              for key, value in true_types.items()}
     if all("triple" in r[tag] for r in runs) and np.any(t["triple"]):
         tri = [r[tag]["triple"].astype(float) for r in runs]
         tri_mol = np.repeat(np.arange(len(t["orders"])), _triples_per_structure(t))

@@ -19,7 +19,7 @@ from xailib.analysis.known_answers import (
 )
 from xailib.analysis.stats import Interval, molecule_bootstrap
 from xailib.analysis.synthetic import terms
-from xailib.analysis.topology import bond_separation, envelope_corrected, separation_class
+from xailib.analysis.topology import bond_separation, separation_class
 
 #: Fit window of the decay exponents (Angstrom): beyond the damping, before the switch of the potentials.
 WINDOW = (2.5, 4.0)
@@ -81,21 +81,6 @@ def agreement(learned, true, molecules, *, n_boot: int = 500, seed: int = 0) -> 
         raise ValueError("learned, true and molecules must be 1-D arrays of one length")
     return {"pearson": _paired_bootstrap(x, y, mol, _pearson, n_boot, seed),
             "slope": _paired_bootstrap(x, y, mol, _slope, n_boot, seed), "n": len(x)}
-
-
-def decay_exponent(r, values, molecules, *, window: tuple[float, float] = WINDOW, k: int = 0,
-                   cutoff: float = 5.0, n_boot: int = 200, seed: int = 0) -> Interval:
-    """Power-law exponent ``n`` of ``|values| ~ r^-n`` (least squares in log-log space) over ``window``, after
-    dividing by the cosine envelope to the power ``k`` (``k = 0``: raw), with a molecule-bootstrap interval.
-    Zero terms are left out; a negative ``n`` means the terms grow with distance."""
-    r, v, mol = np.asarray(r, float), np.abs(np.asarray(values, float)), np.asarray(molecules)
-    keep = (r >= window[0]) & (r <= window[1]) & (v > 0) & np.isfinite(v)
-    if keep.sum() < 3:
-        raise ValueError(f"only {int(keep.sum())} non-zero terms in the window {window}; need 3")
-    r, v, mol = r[keep], v[keep], mol[keep]
-    if k:
-        v = envelope_corrected(v, r, cutoff, k)
-    return _paired_bootstrap(np.log(r), np.log(v), mol, lambda x, y: -_slope(x, y), n_boot, seed)
 
 
 def abs_order_shares(orders_abs: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> list[Interval]:
