@@ -11,6 +11,14 @@ molecules (:func:`molecule_bootstrap`), per-molecule tables (:func:`element_pair
 (:func:`pair_strengths`, :func:`order_shares`, :func:`ranked`).
 """
 
+from xailib.analysis.bonds import (
+    BOND_LABELS,
+    BondAssignmentError,
+    bond_class_strengths,
+    bond_order_matrix,
+    bond_rank_correlation,
+    pair_bond_classes,
+)
 from xailib.analysis.decay import (
     DecayFit,
     decay_exponent,
@@ -68,4 +76,6 @@ __all__ = [
     "seed_summary", "seed_molecule_summary", "common_structures", "pair_strengths", "order_shares", "ranked", "as_pair_dict",
     "pair_rank_correlation", "bond_graph", "bond_separation", "SEPARATION_CLASSES", "separation_class",
     "cosine_envelope", "envelope_corrected", "decay_exponent", "pair_terms",
+    "BondAssignmentError", "BOND_LABELS", "bond_order_matrix", "pair_bond_classes", "bond_class_strengths",
+    "bond_rank_correlation",
 ]
