@@ -20,7 +20,10 @@ run() {  # <config name> <seed>
   local name=$1 seed=$2 dir=data/synthetic/models/synthetic-$1
   [ "$seed" != 0 ] && dir=$dir-seed$seed
   if [ -f "$dir/model.pt" ]; then echo "=== $name seed $seed: done"; return; fi
-  local resume=""; [ -f "$dir/checkpoints/last.ckpt" ] && resume=--resume
+  local resume=""
+  if [ -f "$dir/checkpoints/last.ckpt" ]; then resume=--resume
+  elif [ -d "$dir" ]; then resume=--overwrite  # stopped before its first checkpoint: start again
+  fi
   echo "=== $name seed $seed $resume ($(date -u +%H:%M:%S) UTC)"
   PYTHONPATH=$PWD $PY -m xailib train --config "configs/synthetic/$name.yaml" --seed "$seed" --threads 1 $resume \
     > "data/synthetic/models/train-$name-$seed.log" 2>&1 || echo "!!! $name seed $seed failed (see the log)"

@@ -113,3 +113,11 @@ def test_pair_terms_of_shipped_results_match_their_tables():
     assert set(np.unique(cols["separation"])) <= {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
     bonded = cols["separation"] == 1
     assert cols["r"][bonded].max() < 2.0 and cols["r"][~bonded].min() > 1.0
+
+
+def test_a_renamed_result_file_is_refused(explained):
+    root, _ = explained
+    src = root / "results" / "synthetic-pair_power_atm-schnet.npz"
+    shutil.copy(src, root / "results" / "synthetic-pair_exp-schnet.npz")
+    with pytest.raises(KnownAnswerError, match="not of 'synthetic-pair_exp-schnet'"):
+        load_known_answer("synthetic-pair_exp-schnet", root / "results")

@@ -15,19 +15,21 @@ import numpy as np
 
 from xailib.analysis.decay import decay_exponent
 from xailib.analysis.known_answer_stats import (
-    WINDOW, agreement, load_known_answer, abs_order_shares, pair_type_means, ranking_agreement,
+    WINDOW, load_known_answer, abs_order_shares, pair_type_means, ranking_agreement,
     separation_classes, truth,
 )
 from xailib.analysis.known_answers import KnownAnswerError, parse_name, results_dir, test_structures
-from xailib.analysis.stats import seed_summary
+from xailib.analysis.stats import molecule_bootstrap, seed_summary
 from xailib.analysis.synthetic import R_OFF
-from xailib.analysis.topology import SEPARATION_CLASSES
+from xailib.analysis.topology import SEPARATION_CLASSES, cosine_envelope
 
 __all__ = ["DISTANCE_BINS", "ENVELOPE_POWERS", "WINDOW", "cached_truth", "format_recovered", "load_known_answer",
            "parse_name", "recovery", "recovery_rows", "seed_names", "test_structures"]
 
 #: Distance bins (Angstrom) of the pair agreement: bonded, first shell beyond bonds, the fit window, the switch.
 DISTANCE_BINS = ((0.0, 2.0), (2.0, 3.0), (3.0, 4.0), (4.0, 5.0))
+#: A separation class is fitted only if its pairs span at least this much of the window (Angstrom).
+MIN_SPAN = 0.75
 #: Envelope powers tried in the decay correction (0: raw).
 ENVELOPE_POWERS = (0, 1, 2)
 
@@ -48,11 +50,55 @@ def seed_names(potential: str, architecture: str, directory: str | os.PathLike |
     return sorted(names, key=lambda n: parse_name(n)["seed"])
 
 
-def _summary(per_seed: list[float], pooled) -> dict:
-    out = {**seed_summary(per_seed)} if np.all(np.isfinite(per_seed)) else {"mean": float(np.nanmean(per_seed)),
-                                                                            "sd": float("nan"), "n_seeds": len(per_seed)}
-    out.update({"low": pooled.low, "high": pooled.high, "n_molecules": pooled.n_molecules, "pooled": pooled.estimate})
+def seed_mean_interval(per_seed_stat, n_seeds: int, molecules: np.ndarray, *, n_boot: int = 200,
+                       seed: int = 0) -> dict:
+    """A statistic estimated per seed, summarised over seeds, with a molecule-bootstrap interval of its seed mean.
+
+    ``per_seed_stat(s, rows)`` computes the statistic of seed ``s`` on the rows ``rows`` (indices into
+    ``molecules``, repeated where a molecule is drawn twice). Each bootstrap replicate draws molecules once
+    and evaluates every seed on the same draw, so the interval belongs to the reported seed mean (the seeds
+    are paired: they are explained on the same structures). Returns :func:`seed_summary`'s keys plus
+    ``low``, ``high`` and ``n_molecules``.
+    """
+    rows = np.arange(len(molecules))
+    per_seed = [per_seed_stat(s, rows) for s in range(n_seeds)]
+    interval = molecule_bootstrap(rows.astype(float), molecules,
+                                  lambda idx: float(np.mean([per_seed_stat(s, idx.astype(int)) for s in range(n_seeds)])),
+                                  n_boot=n_boot, seed=seed)
+    finite = np.isfinite(per_seed)
+    out = seed_summary(np.asarray(per_seed)[finite]) if finite.any() else {"mean": float("nan"), "sd": float("nan")}
+    out.update({"low": interval.low, "high": interval.high, "n_molecules": interval.n_molecules})
     return out
+
+
+def _pearson(x, y):
+    return float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and np.std(x) > 0 and np.std(y) > 0 else float("nan")
+
+
+def _slope(x, y):
+    return float(np.polyfit(x, y, 1)[0]) if len(x) > 2 and np.std(x) > 0 else float("nan")
+
+
+def _exponent_stat(r, values, k, cutoff=5.0):
+    """Per-seed exponent statistic on rows: fit of log|v| (envelope-corrected) against log r in the window."""
+    keep = (r >= WINDOW[0]) & (r <= WINDOW[1])
+    log_r = np.log(r)
+    corrected = []
+    for v in values:
+        a = np.abs(v)
+        ok = keep & (a > 0)
+        with np.errstate(divide="ignore"):
+            log_v = np.where(ok, np.log(np.where(ok, a, 1.0)), np.nan)
+        if k:
+            log_v = log_v - k * np.log(np.maximum(cosine_envelope(r, cutoff), 1e-300))
+        corrected.append((ok, log_v))
+
+    def stat(s, rows):
+        ok, log_v = corrected[s]
+        rows = rows[ok[rows]]
+        return -_slope(log_r[rows], log_v[rows])
+
+    return stat
 
 
 def recovery(potential: str, architecture: str, tag: str = "gi", *, baseline: bool = False,
@@ -61,13 +107,13 @@ def recovery(potential: str, architecture: str, tag: str = "gi", *, baseline: bo
     models of that architecture against this potential's truth).
 
     Returns a dict with ``seeds`` (result names), ``pair`` (``pearson``, ``slope`` of learned on true 2-body
-    terms), ``pair_by_distance`` (the same per :data:`DISTANCE_BINS`), ``exponent`` (true, and recovered
-    raw and envelope-corrected with ``k`` of :data:`ENVELOPE_POWERS`, over :data:`WINDOW`),
-    ``exponent_by_class`` (true and raw per bond-separation class), ``shares`` (true and recovered share
-    of orders 1-4 in the summed |terms|), ``ranking`` (Spearman of element-pair mean terms),
-    ``pair_by_element`` (true and learned mean term per element pair below the switch, and their ratio,
-    over seeds) and, where
-    stored, ``triple`` (agreement of 3-body terms). Recovered numbers are :func:`_summary` dicts.
+    terms), ``pair_by_distance`` (the same per :data:`DISTANCE_BINS`), ``exponent`` (true, and recovered raw
+    and envelope-corrected with ``k`` of :data:`ENVELOPE_POWERS`, over :data:`WINDOW`), ``exponent_by_class``
+    (true and raw per bond-separation class with at least 20 pairs of 5 molecules spanning :data:`MIN_SPAN`
+    of the window), ``shares`` (true and recovered share of orders 1-4 in the summed |terms|), ``ranking``
+    (Spearman of element-pair mean terms), ``pair_by_element`` (true and learned mean term per element pair
+    below the switch, and their ratio) and, where stored, ``triple`` (correlation of 3-body terms).
+    Recovered numbers are :func:`seed_mean_interval` dicts.
     """
     names = seed_names("init" if baseline else potential, architecture, directory)
     runs = [load_known_answer(n, directory) for n in names]
@@ -78,49 +124,43 @@ def recovery(potential: str, architecture: str, tag: str = "gi", *, baseline: bo
     learned = [r[tag]["pair"].astype(float) for r in runs]
     if any(len(v) != len(t["pair"]) for v in learned):
         raise KnownAnswerError("stored pair terms do not line up with the test structures; re-run the explain stage")
-    mean_learned = np.mean(learned, axis=0)
+    n = len(learned)
 
-    def combined(fn, *args):
-        per_seed = [fn(v, *args) for v in learned]
-        return per_seed, fn(mean_learned, *args, pooled=True)
+    def interval(stat, mask=None):
+        rows = np.flatnonzero(np.ones(len(mol), bool) if mask is None else mask)
+        return seed_mean_interval(lambda s, idx: stat(s, rows[idx]), n, mol[rows], n_boot=n_boot)
 
-    def agree(values, key, mask=slice(None), pooled=False):
-        res = agreement(values[mask], t["pair"][mask], mol[mask], n_boot=n_boot if pooled else 1)
-        return res[key] if pooled else res[key].estimate
+    def agree(fn):
+        return lambda s, rows: fn(t["pair"][rows], learned[s][rows])
 
     out: dict = {"seeds": names, "tag": tag, "potential": potential, "architecture": architecture,
                  "baseline": baseline}
-    out["pair"] = {k: _summary(*combined(agree, k)) for k in ("pearson", "slope")}
+    out["pair"] = {"pearson": interval(agree(_pearson)), "slope": interval(agree(_slope))}
     out["pair_by_distance"] = {}
     for lo, hi in DISTANCE_BINS:
         m = (t["r"] >= lo) & (t["r"] < hi)
-        out["pair_by_distance"][(lo, hi)] = {k: _summary(*combined(agree, k, m)) for k in ("pearson", "slope")}
-        out["pair_by_distance"][(lo, hi)]["n_pairs"] = int(m.sum())
-
-    def exponent(values, k=0, mask=slice(None), pooled=False):
-        fit = decay_exponent(t["r"][mask], values[mask], mol[mask], window=WINDOW, k=k,
-                             n_boot=n_boot if pooled else 1)
-        return fit if pooled else fit.estimate
-
+        out["pair_by_distance"][(lo, hi)] = {"pearson": interval(agree(_pearson), m),
+                                             "slope": interval(agree(_slope), m), "n_pairs": int(m.sum())}
     out["exponent"] = {"true": decay_exponent(t["r"], t["pair"], mol, window=WINDOW, n_boot=n_boot)}
     for k in ENVELOPE_POWERS:
-        out["exponent"][f"k={k}"] = _summary(*combined(exponent, k))
+        out["exponent"][f"k={k}"] = interval(_exponent_stat(t["r"], learned, k))
     classes = separation_classes(t["separation"])
     in_window = (t["r"] >= WINDOW[0]) & (t["r"] <= WINDOW[1])
     out["exponent_by_class"] = {}
+    raw = _exponent_stat(t["r"], learned, 0)
     for c in SEPARATION_CLASSES:
         m = classes == c
-        if (m & in_window).sum() < 20 or len(np.unique(mol[m & in_window])) < 5:
+        span = np.ptp(t["r"][m & in_window]) if np.any(m & in_window) else 0.0
+        if (m & in_window).sum() < 20 or len(np.unique(mol[m & in_window])) < 5 or span < MIN_SPAN:
             continue
         true_fit = decay_exponent(t["r"][m], t["pair"][m], mol[m], window=WINDOW, n_boot=n_boot)
-        out["exponent_by_class"][c] = {"true": true_fit,
-                                       "raw": _summary(*combined(exponent, 0, m)), "n_pairs": int((m & in_window).sum())}
+        out["exponent_by_class"][c] = {"true": true_fit, "raw": interval(raw, m), "n_pairs": int((m & in_window).sum())}
     true_shares = abs_order_shares(t["orders_abs"], n_boot=n_boot)
-    per_seed_shares = [abs_order_shares(r[tag]["orders_abs"], n_boot=1) for r in runs]
-    mean_abs = np.mean([r[tag]["orders_abs"] for r in runs], axis=0)
-    pooled_shares = abs_order_shares(mean_abs, n_boot=n_boot)
+    shares = [r[tag]["orders_abs"] / r[tag]["orders_abs"].sum(1, keepdims=True) for r in runs]
+    structures = np.arange(len(t["orders"]))
     out["shares"] = {k + 1: {"true": true_shares[k].estimate,
-                             "recovered": _summary([s[k].estimate for s in per_seed_shares], pooled_shares[k])}
+                             "recovered": seed_mean_interval(lambda s, idx, k=k: float(shares[s][idx, k].mean()),
+                                                             n, structures, n_boot=n_boot)}
                      for k in range(4)}
     out["shares_exact"] = tag == "gi"
     within = t["r"] < R_OFF
@@ -133,10 +173,9 @@ def recovery(potential: str, architecture: str, tag: str = "gi", *, baseline: bo
                               for key, value in true_types.items()}
     if all("triple" in r[tag] for r in runs) and np.any(t["triple"]):
         tri = [r[tag]["triple"].astype(float) for r in runs]
-        tri_mol = np.repeat(np.arange(len(t["orders"])), _triples_per_structure(t))
-        per_seed = [agreement(v, t["triple"], tri_mol, n_boot=1)["pearson"].estimate for v in tri]
-        pooled = agreement(np.mean(tri, axis=0), t["triple"], tri_mol, n_boot=n_boot)["pearson"]
-        out["triple"] = {"pearson": _summary(per_seed, pooled), "n": len(t["triple"])}
+        tri_mol = np.repeat(structures, _triples_per_structure(t))
+        out["triple"] = {"pearson": seed_mean_interval(lambda s, idx: _pearson(t["triple"][idx], tri[s][idx]), n,
+                                                       tri_mol, n_boot=n_boot), "n": len(t["triple"])}
     return out
 
 
@@ -168,6 +207,12 @@ def recovery_rows(records: list[dict], digits: int = 2) -> list[dict]:
             **{f"n {k}": format_recovered(exp[k], digits) for k in (f"k={p}" for p in ENVELOPE_POWERS)},
             "3-body share true": f"{rec['shares'][3]['true']:.{digits}f}",
             "3-body share": format_recovered(rec["shares"][3]["recovered"], digits),
-            "rank rho": f"{rec['ranking']['spearman']['mean']:.{digits}f}",
+            "rank rho": _rank_text(rec["ranking"], digits),
         })
     return rows
+
+
+def _rank_text(ranking: dict, digits: int) -> str:
+    rho = ranking["spearman"]
+    sd = f" ± {rho['sd']:.{digits}f}" if np.isfinite(rho.get("sd", float("nan"))) else ""
+    return f"{rho['mean']:.{digits}f}{sd} ({ranking['n_types']} types)"

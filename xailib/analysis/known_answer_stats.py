@@ -32,6 +32,8 @@ def load_known_answer(name: str, directory: str | os.PathLike | None = None) -> 
         raise KnownAnswerError(f"no known-answer result {path}; run `python -m xailib study synthetic explain`")
     with np.load(path) as f:
         out: dict = {"meta": json.loads(str(f["meta"]))}
+        if out["meta"].get("name") != name:
+            raise KnownAnswerError(f"{path} holds the results of {out['meta'].get('name')!r}, not of {name!r}")
         for key in f.files:
             if "/" in key:
                 tag, part = key.split("/", 1)

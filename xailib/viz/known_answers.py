@@ -30,6 +30,8 @@ def decay_panel(ax, r, curves: Mapping[str, np.ndarray], *, bins: Sequence[float
                 window: tuple[float, float] | None = None, title: str = ""):
     """Mean ``|term|`` against distance on log-log axes, one line per entry of ``curves`` (label -> values),
     with the fit window shaded."""
+    from matplotlib.ticker import NullFormatter
+
     bins = np.linspace(1.0, 5.0, 33) if bins is None else bins
     for label, values in curves.items():
         centre, mean = binned_abs(r, values, bins)
@@ -38,4 +40,7 @@ def decay_panel(ax, r, curves: Mapping[str, np.ndarray], *, bins: Sequence[float
     if window is not None:
         ax.axvspan(*window, color="0.9", zorder=0)
     ax.set(xscale="log", yscale="log", xlabel="pair distance (Å)", ylabel="mean |2-body term| (eV)", title=title)
+    ticks = [t for t in (1, 1.5, 2, 3, 4, 5) if bins[0] <= t <= bins[-1]]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=7)
