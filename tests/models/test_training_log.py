@@ -18,3 +18,20 @@ def test_float32_text_round_trips_the_logged_float32(value):
 @pytest.mark.parametrize("value", ["", None, "9", "530", "-3", "nan-ish"])
 def test_integers_empty_cells_and_text_stay(value):
     assert float32_text(value) == value
+
+
+def _log(tmp_path, losses):
+    path = tmp_path / "log.csv"
+    path.write_text("epoch,val_loss\n" + "".join(f"{e},{v}\n" for e, v in enumerate(losses)))
+    return path
+
+
+def test_convergence_needs_a_long_enough_tail(tmp_path):
+    from xailib.models.callbacks import MIN_TAIL_EPOCHS, convergence
+
+    short = [1.0 / (e + 1) for e in range(8)] + [0.2]  # 9 epochs, no gain in the last one
+    assert convergence(_log(tmp_path, short))["converged"] is False
+    flat = [1.0 / (e + 1) for e in range(20)] + [0.05] * (5 * MIN_TAIL_EPOCHS)
+    assert convergence(_log(tmp_path, flat))["converged"] is True
+    improving = [1.0 / (e + 1) for e in range(40)]
+    assert convergence(_log(tmp_path, improving))["converged"] is False

@@ -22,6 +22,9 @@ import torch
 #: A run counts as converged when its best validation loss improved by less than this fraction over
 #: the last fifth of its epochs.
 CONVERGED_BELOW = 0.01
+#: The last fifth must span at least this many epochs before a run can count as converged (a run of 9
+#: epochs whose last epoch did not improve has not shown convergence).
+MIN_TAIL_EPOCHS = 5
 
 
 def best_state(monitor: str = "val_loss"):
@@ -78,7 +81,8 @@ def convergence(log_csv: Path) -> dict[str, Any]:
 
     Returns ``val_loss`` (one value per epoch), ``val_improvement_last_fifth`` (relative drop of the
     best validation loss over the last fifth of the epochs) and ``converged`` (that drop is below
-    :data:`CONVERGED_BELOW`); an empty dict when the log has no validation loss.
+    :data:`CONVERGED_BELOW` and the last fifth spans at least :data:`MIN_TAIL_EPOCHS` epochs); an empty
+    dict when the log has no validation loss.
     """
     if not Path(log_csv).is_file():
         return {}
@@ -94,7 +98,7 @@ def convergence(log_csv: Path) -> dict[str, Any]:
     before, best = float(np.min(losses[:head])), float(np.min(losses))
     drop = (before - best) / before if before > 0 else 0.0
     return {"val_loss": [round(float(v), 6) for v in losses], "val_improvement_last_fifth": round(drop, 5),
-            "converged": bool(drop < CONVERGED_BELOW)}
+            "converged": bool(drop < CONVERGED_BELOW and len(losses) - head >= MIN_TAIL_EPOCHS)}
 
 
 def set_aside_log(log_dir: Path) -> None:
