@@ -15,7 +15,7 @@ import numpy as np
 
 from xailib.analysis.decay import decay_exponent
 from xailib.analysis.known_answer_stats import (
-    WINDOW, load_known_answer, abs_order_shares, pair_type_means, ranking_agreement,
+    WINDOW, abs_order_shares, fit_slope, load_known_answer, pair_type_means, pearson_r, ranking_agreement,
     separation_classes, truth,
 )
 from xailib.analysis.known_answers import KnownAnswerError, parse_name, results_dir, test_structures
@@ -71,14 +71,6 @@ def seed_mean_interval(per_seed_stat, n_seeds: int, molecules: np.ndarray, *, n_
     return out
 
 
-def _pearson(x, y):
-    return float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and np.std(x) > 0 and np.std(y) > 0 else float("nan")
-
-
-def _slope(x, y):
-    return float(np.polyfit(x, y, 1)[0]) if len(x) > 2 and np.std(x) > 0 else float("nan")
-
-
 def _exponent_stat(r, values, k, cutoff=5.0):
     """Per-seed exponent statistic on rows: fit of log|v| (envelope-corrected) against log r in the window."""
     keep = (r >= WINDOW[0]) & (r <= WINDOW[1])
@@ -96,7 +88,7 @@ def _exponent_stat(r, values, k, cutoff=5.0):
     def stat(s, rows):
         ok, log_v = corrected[s]
         rows = rows[ok[rows]]
-        return -_slope(log_r[rows], log_v[rows])
+        return -fit_slope(log_r[rows], log_v[rows])
 
     return stat
 
@@ -135,12 +127,12 @@ def recovery(potential: str, architecture: str, tag: str = "gi", *, baseline: bo
 
     out: dict = {"seeds": names, "tag": tag, "potential": potential, "architecture": architecture,
                  "baseline": baseline}
-    out["pair"] = {"pearson": interval(agree(_pearson)), "slope": interval(agree(_slope))}
+    out["pair"] = {"pearson": interval(agree(pearson_r)), "slope": interval(agree(fit_slope))}
     out["pair_by_distance"] = {}
     for lo, hi in DISTANCE_BINS:
         m = (t["r"] >= lo) & (t["r"] < hi)
-        out["pair_by_distance"][(lo, hi)] = {"pearson": interval(agree(_pearson), m),
-                                             "slope": interval(agree(_slope), m), "n_pairs": int(m.sum())}
+        out["pair_by_distance"][(lo, hi)] = {"pearson": interval(agree(pearson_r), m),
+                                             "slope": interval(agree(fit_slope), m), "n_pairs": int(m.sum())}
     out["exponent"] = {"true": decay_exponent(t["r"], t["pair"], mol, window=WINDOW, n_boot=n_boot)}
     for k in ENVELOPE_POWERS:
         out["exponent"][f"k={k}"] = interval(_exponent_stat(t["r"], learned, k))
@@ -174,7 +166,7 @@ def recovery(potential: str, architecture: str, tag: str = "gi", *, baseline: bo
     if all("triple" in r[tag] for r in runs) and np.any(t["triple"]):
         tri = [r[tag]["triple"].astype(float) for r in runs]
         tri_mol = np.repeat(structures, _triples_per_structure(t))
-        out["triple"] = {"pearson": seed_mean_interval(lambda s, idx: _pearson(t["triple"][idx], tri[s][idx]), n,
+        out["triple"] = {"pearson": seed_mean_interval(lambda s, idx: pearson_r(t["triple"][idx], tri[s][idx]), n,
                                                        tri_mol, n_boot=n_boot), "n": len(t["triple"])}
     return out
 

@@ -67,12 +67,14 @@ def _paired_bootstrap(x: np.ndarray, y: np.ndarray, molecules: np.ndarray, stati
     return molecule_bootstrap(np.arange(len(x), dtype=float), molecules, stat, n_boot=n_boot, seed=seed)
 
 
-def _pearson(x, y):
-    return float(np.corrcoef(x, y)[0, 1]) if np.std(x) > 0 and np.std(y) > 0 else float("nan")
+def pearson_r(x, y) -> float:
+    """Pearson correlation; ``nan`` for fewer than 3 points or a constant input."""
+    return float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and np.std(x) > 0 and np.std(y) > 0 else float("nan")
 
 
-def _slope(x, y):
-    return float(np.polyfit(x, y, 1)[0]) if np.std(x) > 0 else float("nan")
+def fit_slope(x, y) -> float:
+    """Least-squares slope of ``y`` on ``x``; ``nan`` for fewer than 3 points or a constant ``x``."""
+    return float(np.polyfit(x, y, 1)[0]) if len(x) > 2 and np.std(x) > 0 else float("nan")
 
 
 def agreement(learned, true, molecules, *, n_boot: int = 500, seed: int = 0) -> dict[str, Interval | int]:
@@ -81,8 +83,8 @@ def agreement(learned, true, molecules, *, n_boot: int = 500, seed: int = 0) -> 
     x, y, mol = np.asarray(true, float), np.asarray(learned, float), np.asarray(molecules)
     if not (x.shape == y.shape == mol.shape) or x.ndim != 1:
         raise ValueError("learned, true and molecules must be 1-D arrays of one length")
-    return {"pearson": _paired_bootstrap(x, y, mol, _pearson, n_boot, seed),
-            "slope": _paired_bootstrap(x, y, mol, _slope, n_boot, seed), "n": len(x)}
+    return {"pearson": _paired_bootstrap(x, y, mol, pearson_r, n_boot, seed),
+            "slope": _paired_bootstrap(x, y, mol, fit_slope, n_boot, seed), "n": len(x)}
 
 
 def abs_order_shares(orders_abs: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> list[Interval]:
