@@ -35,3 +35,16 @@ def test_convergence_needs_a_long_enough_tail(tmp_path):
     assert convergence(_log(tmp_path, flat))["converged"] is True
     improving = [1.0 / (e + 1) for e in range(40)]
     assert convergence(_log(tmp_path, improving))["converged"] is False
+
+
+def test_seed_replica_names_and_folders_are_apart():
+    from xailib.models.train_config import TrainConfig, seed_replica
+
+    base = TrainConfig.from_dict({"name": "synthetic-pair_exp-painn", "dataset": "data/x.db", "split_file": "data/x.npz",
+                                  "out_dir": "data/synthetic/models/synthetic-pair_exp-painn/", "model": {}, "seed": 0})
+    rep = seed_replica(base, 2)
+    assert (rep.name, rep.seed, rep.out_dir) == ("synthetic-pair_exp-painn-seed2", 2,
+                                                 "data/synthetic/models/synthetic-pair_exp-painn-seed2")
+    assert seed_replica(base, 0) is base
+    plain = seed_replica(TrainConfig.from_dict({**base.to_dict(), "out_dir": None}), 1)
+    assert plain.out_dir is None and plain.name.endswith("-seed1")

@@ -43,7 +43,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         import dataclasses
 
         from xailib.models import load_train_config, train
-        from xailib.models.train_config import check_dataset, check_output_folder, output_folder
+        from xailib.models.train_config import check_dataset, check_output_folder, output_folder, seed_replica
         from xailib.models.training import check_resume
 
         with usage_check():  # the config, the output folder and the dataset, before training
@@ -51,9 +51,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
             devices = args.devices
             if devices is not None and devices.isdigit():
                 devices = int(devices)
-            if args.seed is not None and args.seed != cfg.seed:
-                out_dir = f"{cfg.out_dir.rstrip('/')}-seed{args.seed}" if cfg.out_dir else None
-                cfg = dataclasses.replace(cfg, name=f"{cfg.name}-seed{args.seed}", seed=args.seed, out_dir=out_dir)
+            if args.seed is not None:
+                cfg = seed_replica(cfg, args.seed)
             overrides = {"max_time_min": args.max_time_min, "num_threads": args.threads,
                          "accelerator": args.accelerator, "devices": devices, "strategy": args.strategy}
             cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})

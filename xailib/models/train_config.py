@@ -187,3 +187,12 @@ def load_train_config(path: str | Path) -> TrainConfig:
 def output_folder(tc: TrainConfig, out_dir: str | Path | None = None) -> Path:
     """Where a run writes its model: ``out_dir``, else the config's ``out_dir``, else ``data/models/<name>``."""
     return Path(out_dir) if out_dir is not None else resolve_path(tc.out_dir or f"data/models/{tc.name}")
+
+
+def seed_replica(tc: TrainConfig, seed: int) -> TrainConfig:
+    """The config of the replica ``<name>-seed<N>`` of a run (itself for its own seed): a config's ``out_dir``
+    gets the same suffix, so replicas never share a folder."""
+    if seed == tc.seed:
+        return tc
+    out_dir = f"{tc.out_dir.rstrip('/')}-seed{seed}" if tc.out_dir else None
+    return dataclasses.replace(tc, name=f"{tc.name}-seed{seed}", seed=seed, out_dir=out_dir)
