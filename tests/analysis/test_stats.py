@@ -339,3 +339,17 @@ def test_element_pair_strength_can_bootstrap_over_molecules(res):
     assert by_molecule[("H", "C")]["n_molecules"] == 2 and "n_molecules" not in by_term[("H", "C")]
     with pytest.raises(ValueError, match="structures"):
         element_pair_strength(table, molecule_ids=["x"])
+
+
+def test_molecule_bootstrap_rows_matches_the_value_bootstrap_and_pairs_columns():
+    from xailib.analysis.stats import molecule_bootstrap, molecule_bootstrap_rows
+
+    rng = np.random.default_rng(3)
+    values, mols = rng.normal(size=120), np.repeat(np.arange(30), 4)
+    by_rows = molecule_bootstrap_rows(lambda rows: float(values[rows].mean()), mols, n_boot=300, seed=5)
+    by_values = molecule_bootstrap(values, mols, lambda v: float(v.mean()), n_boot=300, seed=5)
+    assert (by_rows.estimate, by_rows.low, by_rows.high) == pytest.approx((by_values.estimate, by_values.low,
+                                                                            by_values.high))
+    paired = molecule_bootstrap_rows(lambda rows: float(np.corrcoef(values[rows], 2 * values[rows])[0, 1]), mols,
+                                     n_boot=50)
+    assert paired.low == pytest.approx(1.0) and paired.high == pytest.approx(1.0)

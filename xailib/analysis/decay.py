@@ -203,12 +203,11 @@ def decay_exponent(r, values, molecules, *, window: tuple[float, float], k: int 
     r, v, mol = r[keep], v[keep], mol[keep]
     if k:
         v = envelope_corrected(v, r, cutoff, k)
-    from xailib.analysis.stats import molecule_bootstrap
+    from xailib.analysis.stats import molecule_bootstrap_rows
 
     log_r, log_v = np.log(r), np.log(v)
 
     def exponent(rows):
-        rows = rows.astype(int)
         return -float(np.polyfit(log_r[rows], log_v[rows], 1)[0]) if np.ptp(log_r[rows]) > 0 else float("nan")
 
-    return molecule_bootstrap(np.arange(len(r), dtype=float), mol, exponent, n_boot=n_boot, seed=seed)
+    return molecule_bootstrap_rows(exponent, mol, n_boot=n_boot, seed=seed)

@@ -19,7 +19,7 @@ from xailib.analysis.known_answer_stats import (
     separation_classes, truth,
 )
 from xailib.analysis.known_answers import KnownAnswerError, parse_name, results_dir, test_structures
-from xailib.analysis.stats import molecule_bootstrap, seed_summary
+from xailib.analysis.stats import molecule_bootstrap_rows, seed_summary
 from xailib.analysis.synthetic import R_OFF
 from xailib.analysis.topology import SEPARATION_CLASSES, cosine_envelope
 
@@ -62,9 +62,8 @@ def seed_mean_interval(per_seed_stat, n_seeds: int, molecules: np.ndarray, *, n_
     """
     rows = np.arange(len(molecules))
     per_seed = [per_seed_stat(s, rows) for s in range(n_seeds)]
-    interval = molecule_bootstrap(rows.astype(float), molecules,
-                                  lambda idx: float(np.mean([per_seed_stat(s, idx.astype(int)) for s in range(n_seeds)])),
-                                  n_boot=n_boot, seed=seed)
+    interval = molecule_bootstrap_rows(lambda idx: float(np.mean([per_seed_stat(s, idx) for s in range(n_seeds)])),
+                                       molecules, n_boot=n_boot, seed=seed)
     finite = np.isfinite(per_seed)
     out = seed_summary(np.asarray(per_seed)[finite]) if finite.any() else {"mean": float("nan"), "sd": float("nan")}
     out.update({"low": interval.low, "high": interval.high, "n_molecules": interval.n_molecules})

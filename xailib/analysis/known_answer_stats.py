@@ -17,7 +17,7 @@ from scipy import stats as sps
 from xailib.analysis.known_answers import (
     RULE_SETS, KnownAnswerError, canonical_pairs, canonical_triples, results_dir, test_structures,
 )
-from xailib.analysis.stats import Interval, molecule_bootstrap
+from xailib.analysis.stats import Interval, molecule_bootstrap, molecule_bootstrap_rows
 from xailib.analysis.synthetic import terms
 from xailib.analysis.topology import bond_separation, separation_class
 
@@ -59,14 +59,6 @@ def truth(potential: str, structures=None) -> dict[str, np.ndarray]:
     return {**cols, "pair": pair, "triple": triple, "orders": orders, "orders_abs": orders_abs, "separation": sep}
 
 
-def _paired_bootstrap(x: np.ndarray, y: np.ndarray, molecules: np.ndarray, statistic, n_boot: int, seed: int) -> Interval:
-    def stat(idx):
-        idx = idx.astype(int)
-        return statistic(x[idx], y[idx])
-
-    return molecule_bootstrap(np.arange(len(x), dtype=float), molecules, stat, n_boot=n_boot, seed=seed)
-
-
 def pearson_r(x, y) -> float:
     """Pearson correlation; ``nan`` for fewer than 3 points or a constant input."""
     return float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and np.std(x) > 0 and np.std(y) > 0 else float("nan")
@@ -83,8 +75,9 @@ def agreement(learned, true, molecules, *, n_boot: int = 500, seed: int = 0) -> 
     x, y, mol = np.asarray(true, float), np.asarray(learned, float), np.asarray(molecules)
     if not (x.shape == y.shape == mol.shape) or x.ndim != 1:
         raise ValueError("learned, true and molecules must be 1-D arrays of one length")
-    return {"pearson": _paired_bootstrap(x, y, mol, pearson_r, n_boot, seed),
-            "slope": _paired_bootstrap(x, y, mol, fit_slope, n_boot, seed), "n": len(x)}
+    return {"pearson": molecule_bootstrap_rows(lambda rows: pearson_r(x[rows], y[rows]), mol, n_boot=n_boot, seed=seed),
+            "slope": molecule_bootstrap_rows(lambda rows: fit_slope(x[rows], y[rows]), mol, n_boot=n_boot, seed=seed),
+            "n": len(x)}
 
 
 def abs_order_shares(orders_abs: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> list[Interval]:

@@ -158,6 +158,21 @@ def molecule_bootstrap(
     return Interval(estimate, float(low), float(high), n_mol, level)
 
 
+def molecule_bootstrap_rows(
+    statistic: Callable[[np.ndarray], float],
+    molecules: Iterable | np.ndarray,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Interval:
+    """:func:`molecule_bootstrap` of a statistic of row indices, for statistics of several paired columns
+    (a correlation, a fit): ``statistic(rows)`` gets the integer rows of a replicate, those of a molecule
+    drawn twice twice, and all rows (``arange``) for the estimate."""
+    mol = np.asarray(molecules)
+    return molecule_bootstrap(np.arange(len(mol), dtype=float), mol, lambda idx: statistic(idx.astype(int)),
+                              n_boot=n_boot, seed=seed, level=level)
+
+
 def molecule_means(values: Iterable[float] | np.ndarray, molecules: Iterable | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean of ``values`` per molecule: ``(molecule ids (sorted), means)``, each molecule once."""
     v = np.asarray(values, dtype=float)
