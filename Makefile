@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCHNETPACK := schnetpack==2.2.0
 
-.PHONY: venv book test test-fast data data-verify models relevance synthetic md bench-relevance partition transfer poly clean clean-book
+.PHONY: venv book test test-fast data data-verify models relevance synthetic md bench-relevance partition transfer poly poly-equal clean clean-book
 
 venv: $(STAMP)
 
@@ -100,6 +100,14 @@ transfer: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m xailib study transfer adversarial
 	OMP_NUM_THREADS=1 $(PY) -m xailib study transfer train configs/transfer/*.yaml
 	OMP_NUM_THREADS=1 $(PY) -m xailib study transfer eval
+
+# Chapter 10's controlled comparison (configs/poly/equal/): 12 runs of 25 epochs, resumable, one thread each
+# (a second `scripts/train_poly_equal.sh` in another shell shares the work); then the relevances and
+# data/poly/equal.json. About 5 h of one core.
+poly-equal: $(STAMP)
+	PYTHON=$(PY) scripts/train_poly_equal.sh
+	OMP_NUM_THREADS=1 $(PY) -m xailib study poly equal-explain
+	OMP_NUM_THREADS=1 $(PY) -m xailib study poly equal
 
 # Chapter 10: the polynomial-envelope variants (configs/poly/, weights to data/poly/models/, not committed),
 # their ethanol MD runs and relevances, then data/poly/results.json (about 1.5 h on one core).

@@ -102,3 +102,33 @@ def test_seed_option_names_the_replica(free_atom_db, tmp_path):
                                     max_epochs=1)))
     assert main(["train", "--config", str(path), "--seed", "2", "--out", str(tmp_path / "r")]) == 0
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["name"] == "tiny-seed2"
+
+
+def test_a_killed_run_resumes_from_its_last_finished_epoch(free_atom_db, tmp_path, monkeypatch):
+    """last.ckpt is written after every epoch, and the logged training time goes on counting after a resume."""
+    import pytorch_lightning as pl
+
+    from xailib.models import training
+
+    class Killed(RuntimeError):
+        pass
+
+    def dies_in_second_epoch(*args):
+        class Dies(pl.Callback):
+            def on_train_epoch_start(self, trainer, pl_module):
+                if trainer.current_epoch == 1:
+                    raise Killed("killed")
+        return Dies()
+
+    out, cfg = tmp_path / "m", config(free_atom_db, max_epochs=3, snapshot_epochs=[9])
+    with monkeypatch.context() as m:  # the snapshot callback is replaced by one that kills the run
+        m.setattr(training, "snapshots", dies_in_second_epoch)
+        with pytest.raises(Killed):
+            train(cfg, out_dir=out)
+    assert (out / "checkpoints" / "last.ckpt").is_file() and not (out / "model.pt").exists()
+    train(cfg, out_dir=out, resume=True)
+    assert val_epochs(out) == [0, 1, 2]
+    with open(out / "log.csv") as fh:
+        elapsed = [float(r["elapsed_s"]) for r in csv.DictReader(fh) if r.get("elapsed_s")]
+    # one value per epoch, counting on across the two parts (a restarted clock would fall back at epoch 1)
+    assert len(elapsed) == 3 and 0 < elapsed[0] < elapsed[1] < elapsed[2]

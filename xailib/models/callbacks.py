@@ -53,6 +53,24 @@ def best_state(monitor: str = "val_loss"):
     return BestState()
 
 
+def elapsed_time():
+    """A callback logging ``elapsed_s``, the training time of all parts of a run so far, after each validation.
+
+    It reads Lightning's ``Timer`` (present when ``max_time`` is set), whose state travels in checkpoints, so
+    a resumed run continues the count; the merged log then compares runs at equal wall time.
+    """
+    import pytorch_lightning as pl
+
+    class ElapsedTime(pl.Callback):
+        def on_validation_epoch_end(self, trainer, pl_module) -> None:
+            timer = next((c for c in trainer.callbacks if type(c).__name__ == "Timer"), None)
+            if trainer.sanity_checking or timer is None:
+                return
+            pl_module.log("elapsed_s", float(timer.time_elapsed("train")), on_step=False, on_epoch=True)
+
+    return ElapsedTime()
+
+
 def snapshots(folder: Path, epochs: Iterable[int], config: dict[str, Any]):
     """A callback writing ``folder/epoch-NNNN.pt`` (state dict) after each epoch in ``epochs`` (from 1).
 

@@ -178,7 +178,8 @@ def learning_curve(name: str | os.PathLike, models_dir: str | os.PathLike | None
     -------
     dict
         Arrays of equal length, one entry per validated epoch in order: ``epoch``, ``val_loss`` and every
-        other ``val_*`` column (eV, eV/Angstrom; ``nan`` where an epoch lacks it), ``train_loss`` (mean of
+        other ``val_*`` column (eV, eV/Angstrom; ``nan`` where an epoch lacks it), ``elapsed_s`` (training time
+        of all parts of the run at the end of the epoch's validation) when logged, ``train_loss`` (mean of
         the epoch's logged training steps) and ``lr`` (learning rate at the start of the epoch) when logged.
 
     Raises
@@ -212,7 +213,8 @@ def learning_curve(name: str | os.PathLike, models_dir: str | os.PathLike | None
         if (loss := _float(row.get("train_loss"))) is not None:
             train.setdefault(e, []).append(loss)
         if _float(row.get("val_loss")) is not None:
-            val[e] = {k: float(v) for k, v in row.items() if k and k.startswith("val_") and v not in (None, "")}
+            val[e] = {k: float(v) for k, v in row.items()
+                      if k and (k.startswith("val_") or k == "elapsed_s") and v not in (None, "")}
     if not val:
         raise TrainingLogError(f"{path} holds no validation rows (column val_loss); did training reach "
                                "the end of its first epoch?")

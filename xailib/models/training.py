@@ -22,7 +22,7 @@ import torch
 from xailib.base.seed import set_seed
 from xailib.data.store import DatasetError, read_rows, read_split
 from xailib.models.build import ModelConfig, build_model, load_model, save_model
-from xailib.models.callbacks import best_state, convergence, merged_log, set_aside_log, snapshots
+from xailib.models.callbacks import best_state, convergence, elapsed_time, merged_log, set_aside_log, snapshots
 from xailib.models.evaluation import UNITS, evaluate, open_dataset
 from xailib.models.train_config import (OutputExistsError, TrainConfig, TrainConfigError, check_dataset,
                                         check_output_folder, load_train_config, output_folder)
@@ -273,8 +273,10 @@ def train(config: TrainConfig | Mapping[str, Any] | str | Path, *, out_dir: str 
     set_aside_log(work / "log")
     best = best_state()
     callbacks = [best, EarlyStopping(monitor="val_loss", patience=tc.early_stopping_patience),
-                 LearningRateMonitor(logging_interval="epoch"),
-                 ModelCheckpoint(dirpath=str(work), save_last=True, save_top_k=0, every_n_epochs=1)]
+                 LearningRateMonitor(logging_interval="epoch"), elapsed_time(),
+                 # save_top_k=1 without a monitor keeps the latest epoch, so last.ckpt is written after every
+                 # epoch (with save_top_k=0 it was only written when the fit ended: a killed run lost everything)
+                 ModelCheckpoint(dirpath=str(work), save_last=True, save_top_k=1, every_n_epochs=1)]
     if tc.snapshot_epochs:
         callbacks.append(snapshots(folder / "snapshots", tc.snapshot_epochs, mcfg.to_dict()))
     if tc.progress_bar:
