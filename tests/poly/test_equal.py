@@ -100,3 +100,58 @@ def test_pair_reach_matches_the_terms(arch, far_terms):
         assert s["pair_share"][k] == pytest.approx(total / total_abs, rel=1e-9)
     assert sum(s["profile"]["count"]) == sum(len([t for t in res.terms(k) if len(t) == 2]) for k in range(2))
     assert np.isfinite([m for m in s["profile"]["mean"] if m is not None]).all()
+
+
+def _doc():
+    """Two seeds of a control and a variant, three molecules, with known differences."""
+    def run(variant, seed, energy, long_share, elapsed):
+        return {"arch": "SchNet", "variant": variant, "seed": seed,
+                "metrics": {"energy_mae_meV": float(np.mean(energy)), "forces_mae_meV_per_A": 1.0, "epochs": 3},
+                "curve": {"epoch": [0, 1, 2], "elapsed_s": elapsed, "val_energy_MAE": [0.3, 0.2, 0.1]},
+                "molecule_errors": {"molecule_ids": ["a", "b", "c"], "energy_meV": energy,
+                                    "forces_meV_per_A": [1.0, 1.0, 1.0]},
+                "pairs": {"molecule_ids": ["a", "b", "c"], "long_share": long_share}}
+    runs = [run("cosine", 0, [10.0, 20.0, 30.0], [0.0, None, 0.0], [1.0, 2.0, 3.0]),
+            run("cosine", 1, [12.0, 22.0, 32.0], [0.0, None, 0.0], [1.0, 2.0, 3.0]),
+            run("poly", 0, [11.0, 23.0, 30.0], [0.1, None, 0.3], [2.0, 4.0, 6.0]),
+            run("poly", 1, [14.0, 22.0, 35.0], [0.2, None, 0.2], [2.0, 4.0, 6.0])]
+    return {"runs": {f"{r['variant']}-{r['seed']}": r for r in runs}}
+
+
+def test_error_difference_is_the_paired_seed_mean_with_a_molecule_interval():
+    d = poly.error_difference(_doc(), "SchNet", "poly")
+    assert d["per_seed"] == pytest.approx([4 / 3, 5 / 3]) and d["mean"] == pytest.approx(1.5)
+    assert d["ratio"] == pytest.approx((np.mean([11, 23, 30, 14, 22, 35])) / np.mean([10, 20, 30, 12, 22, 32]))
+    # molecule means of the seed-mean difference: 1.5, 1.5, 1.5 -> no spread over molecules
+    assert d["low"] == pytest.approx(1.5) and d["high"] == pytest.approx(1.5) and d["n_molecules"] == 3
+    with pytest.raises(ValueError, match="no seed"):
+        poly.error_difference(_doc(), "PaiNN", "poly")
+
+
+def test_long_range_share_skips_molecules_without_far_pairs():
+    s = poly.long_range_share(_doc(), "SchNet", "poly")
+    assert s["n_molecules"] == 2 and s["per_seed"] == pytest.approx([0.2, 0.2]) and s["mean"] == pytest.approx(0.2)
+    assert s["low"] <= 0.2 <= s["high"] and s["low"] >= 0.15 - 1e-12 and s["high"] <= 0.25 + 1e-12
+    assert poly.long_range_share(_doc(), "SchNet", "cosine")["mean"] == 0.0
+
+
+def test_equal_time_gives_every_variant_the_quickest_budget():
+    rows = {(r["seed"], r["variant"]): r for r in poly.equal_time(_doc(), "SchNet")}
+    assert rows[0, "cosine"]["budget_s"] == 3.0 and rows[0, "poly"]["epochs_in_budget"] == 1
+    assert rows[0, "poly"]["within_budget"] == 0.3 and rows[0, "poly"]["at_end"] == 0.1
+    assert rows[0, "cosine"]["within_budget"] == 0.1
+
+
+@pytest.mark.slow
+def test_molecule_errors_average_to_the_shipped_test_metrics():
+    """Every nci-small test molecule has the same number of test frames, so the mean of the molecule means
+    is the test MAE of metrics.json (for forces weighted by the molecule's atoms, as metrics.json counts atoms)."""
+    from xailib.models import model_dir, model_metrics
+
+    name = "nci-small-energy-schnet"
+    errors = poly.molecule_errors(model_dir(name))
+    metrics = model_metrics(name)
+    assert len(errors["molecule_ids"]) == len(set(errors["molecule_ids"])) == 60
+    assert np.mean(errors["energy_meV"]) == pytest.approx(metrics["energy_mae_meV"], rel=1e-5)
+    forces = np.average(errors["forces_meV_per_A"], weights=errors["n_atoms"])
+    assert forces == pytest.approx(metrics["forces_mae_meV_per_A"], rel=1e-5)

@@ -16,7 +16,8 @@ Two stages of ``python -m xailib study poly``::
 ``data/poly/equal.json`` (:func:`load_equal`): ``runs`` maps each run name (:func:`run_name`) to ``arch``,
 ``variant``, ``seed``, ``metrics`` (test errors of the best-validation weights, epochs, training time;
 :data:`xailib.poly.study.METRIC_KEYS` plus ``n_train``), ``curve`` (per epoch: :data:`CURVE_KEYS`) and
-``pairs`` (:func:`pair_range_summary`); ``missing`` lists runs not found; ``meta`` is the provenance record
+``pairs`` (:func:`pair_range_summary`) ``filters`` (mean |W_t(r)| per interaction on ``meta.filter_grid``,
+:func:`xailib.poly.study.filter_profile`) and ``molecule_errors`` (:func:`molecule_errors`); ``missing`` lists runs not found; ``meta`` is the provenance record
 with the settings.
 """
 
@@ -112,6 +113,34 @@ def pair_range_summary(results) -> dict[str, Any]:
     }
 
 
+def molecule_errors(folder: str | os.PathLike) -> dict[str, list]:
+    """Test errors of one run per test molecule (mean over its test frames): energy (meV), forces (meV/A, mean
+    over the molecule's force components) and ``n_atoms``.
+
+    The unit of the paired intervals between variants: every run is scored on the same molecules.
+    """
+    from xailib.analysis.test_sets import test_molecule_ids
+    from xailib.data.store import read_split
+    from xailib.models import load_model
+    from xailib.models.evaluation import evaluate
+
+    folder = Path(folder)
+    test_idx = read_split(folder / "split.npz")["test_idx"]
+    ids = np.asarray(test_molecule_ids("nci-small"))
+    if len(ids) != len(test_idx):
+        raise CacheFileError(f"{folder}/split.npz has {len(test_idx)} test frames, the nci-small test split "
+                             f"{len(ids)}: not a run of this comparison")
+    pred = evaluate(load_model(folder), "data/nci-small.db", test_idx, return_predictions=True)["predictions"]
+    e_err = 1000 * np.abs(pred["energy"]["pred"] - pred["energy"]["ref"]).ravel()
+    f_atom = 1000 * np.abs(pred["forces"]["pred"] - pred["forces"]["ref"]).mean(axis=1)
+    frame_of_atom = np.repeat(np.arange(len(test_idx)), pred["n_atoms"])
+    f_err = np.bincount(frame_of_atom, weights=f_atom) / pred["n_atoms"]
+    mols = sorted(set(ids))
+    return {"molecule_ids": mols, "energy_meV": [float(e_err[ids == m].mean()) for m in mols],
+            "forces_meV_per_A": [float(f_err[ids == m].mean()) for m in mols],
+            "n_atoms": [int(pred["n_atoms"][ids == m][0]) for m in mols]}
+
+
 def best_within(curve: Mapping[str, Sequence[float]], seconds: float, key: str = "val_energy_MAE") -> float:
     """The lowest ``key`` over the epochs whose validation ended within ``seconds`` of training (``nan`` if none)."""
     t, v = np.asarray(curve["elapsed_s"], float), np.asarray(curve[key], float)
@@ -158,7 +187,7 @@ def summarise_equal(models_dir: str | os.PathLike | None = None, out: str | os.P
                     log: Callable[[str], None] = print) -> dict[str, Any]:
     """Write ``data/poly/equal.json`` (or ``out``) from the trained and explained runs; returns it."""
     from xailib.analysis import load_results as load_relevance
-    from xailib.poly.study import default_models_dir
+    from xailib.poly.study import FILTER_GRID, default_models_dir, filter_profile
 
     start = time.perf_counter()
     folder = Path(models_dir) if models_dir is not None else default_models_dir()
@@ -172,9 +201,12 @@ def summarise_equal(models_dir: str | os.PathLike | None = None, out: str | os.P
             continue
         entry = {"arch": arch, "variant": variant, "seed": seed, **run_summary(run)}
         entry["pairs"] = pair_range_summary(load_relevance(run / RELEVANCE_FILE))
+        entry["filters"] = filter_profile(run)
+        entry["molecule_errors"] = molecule_errors(run)
         doc["runs"][name] = entry
     doc["meta"] = provenance(wall_s=time.perf_counter() - start, long_range=LONG_RANGE, pair_bins=PAIR_BINS.tolist(),
                              tail_window=list(TAIL_WINDOW), rule="gi", frames_per_molecule=1,
+                             filter_grid=FILTER_GRID.tolist(),
                              configs="configs/poly/equal/")
     path = Path(out) if out is not None else data_dir() / EQUAL_FILE
     save_json(path, doc)
