@@ -15,7 +15,8 @@ Two stages of ``python -m xailib study poly``::
 
 ``data/poly/equal.json`` (:func:`load_equal`): ``runs`` maps each run name (:func:`run_name`) to ``arch``,
 ``variant``, ``seed``, ``metrics`` (test errors of the best-validation weights, epochs, training time;
-:data:`xailib.poly.study.METRIC_KEYS` plus ``n_train``), ``curve`` (per epoch: :data:`CURVE_KEYS`) and
+:data:`xailib.poly.study.METRIC_KEYS` plus ``n_train``), ``step_s`` (:func:`step_cost`), ``curve`` (per epoch:
+:data:`CURVE_KEYS` and ``quiet_s``),
 ``pairs`` (:func:`pair_range_summary`) ``filters`` (mean |W_t(r)| per interaction on ``meta.filter_grid``,
 :func:`xailib.poly.study.filter_profile`) and ``molecule_errors`` (:func:`molecule_errors`); ``missing`` lists runs not found; ``meta`` is the provenance record
 with the settings.
@@ -44,6 +45,8 @@ LONG_RANGE = 5.0
 PAIR_BINS = np.round(np.arange(0.8, 8.01, 0.4), 10)
 #: The tail window of the 2-body power-law fit (beyond the cosine cutoff, before the switch of the envelope).
 TAIL_WINDOW = (5.0, 6.5)
+#: Per-epoch entries of a run's curve; the summary adds ``quiet_s``, the training time at the quiet-machine
+#: cost of a step (:func:`step_cost`), because ``elapsed_s`` was measured while other jobs shared the machine.
 CURVE_KEYS = ("epoch", "elapsed_s", "val_loss", "val_energy_MAE", "val_forces_MAE")
 RELEVANCE_FILE = "relevance-first-frames.npz"
 EQUAL_FILE = Path("poly") / "equal.json"
@@ -141,16 +144,56 @@ def molecule_errors(folder: str | os.PathLike) -> dict[str, list]:
             "n_atoms": [int(pred["n_atoms"][ids == m][0]) for m in mols]}
 
 
-def best_within(curve: Mapping[str, Sequence[float]], seconds: float, key: str = "val_energy_MAE") -> float:
-    """The lowest ``key`` over the epochs whose validation ended within ``seconds`` of training (``nan`` if none)."""
-    t, v = np.asarray(curve["elapsed_s"], float), np.asarray(curve[key], float)
+def step_cost(folder: str | os.PathLike, *, n_batches: int = 8, batch_size: int = 32, repeats: int = 3) -> float:
+    """Seconds of one training step (forward, forces, energy + force loss, backward) of a run's model, one thread.
+
+    Median over ``repeats`` passes through the same ``n_batches`` training batches (neighbour lists built
+    beforehand, as the training's cached transforms do). Run it on a quiet machine: the ratio between two
+    variants is their cost ratio per epoch, which the training logs' wall times, taken while other jobs ran,
+    do not give reliably.
+    """
+    import torch
+    from schnetpack.data import AtomsLoader
+    from schnetpack.transform import CastTo32, MatScipyNeighborList
+
+    from xailib.data.store import read_split
+    from xailib.models import load_model, model_cutoff
+    from xailib.models.evaluation import open_dataset
+
+    folder = Path(folder)
+    model = load_model(folder)
+    torch.set_num_threads(1)
+    train_idx = read_split(folder / "split.npz")["train_idx"][: n_batches * batch_size]
+    ds = open_dataset(Path(data_dir() / "nci-small.db"), ["energy", "forces"],
+                      transforms=[MatScipyNeighborList(cutoff=model_cutoff(model)), CastTo32()], units=True)
+    batches = list(AtomsLoader(ds.subset([int(i) for i in train_idx]), batch_size=batch_size, shuffle=False))
+    model.train()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for batch in batches:
+            b = {k: v.clone() for k, v in batch.items()}
+            ref_e, ref_f = b.pop("energy"), b.pop("forces")
+            out = model(b)
+            loss = ((out["energy"] - ref_e) ** 2).mean() + ((out["forces"] - ref_f) ** 2).mean()
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+        times.append((time.perf_counter() - start) / len(batches))
+    return float(np.median(times))
+
+
+def best_within(curve: Mapping[str, Sequence[float]], seconds: float, key: str = "val_energy_MAE",
+                clock: str = "elapsed_s") -> float:
+    """The lowest ``key`` over the epochs that ended within ``seconds`` of training on ``clock`` (``nan`` if none)."""
+    t, v = np.asarray(curve[clock], float), np.asarray(curve[key], float)
     ok = t <= seconds
     return float(np.nanmin(v[ok])) if ok.any() else float("nan")
 
 
-def equal_time_budget(runs: Mapping[str, Mapping], arch: str, seed: int) -> float:
-    """The wall time of the quickest variant of one architecture and seed: the budget every variant gets."""
-    return min(r["curve"]["elapsed_s"][-1] for r in runs.values() if r["arch"] == arch and r["seed"] == seed)
+def equal_time_budget(runs: Mapping[str, Mapping], arch: str, seed: int, clock: str = "elapsed_s") -> float:
+    """The training time (on ``clock``) of the quickest variant of one architecture and seed: the budget every
+    variant gets."""
+    return min(r["curve"][clock][-1] for r in runs.values() if r["arch"] == arch and r["seed"] == seed)
 
 
 def explain_runs(models_dir: str | os.PathLike | None = None, *, force: bool = False,
@@ -203,6 +246,10 @@ def summarise_equal(models_dir: str | os.PathLike | None = None, out: str | os.P
         entry["pairs"] = pair_range_summary(load_relevance(run / RELEVANCE_FILE))
         entry["filters"] = filter_profile(run)
         entry["molecule_errors"] = molecule_errors(run)
+        entry["step_s"] = step_cost(run)
+        tc = load_json(run / "train_config.json")
+        steps = int(np.ceil(entry["metrics"]["n_train"] / tc["batch_size"]))
+        entry["curve"]["quiet_s"] = [(e + 1) * steps * entry["step_s"] for e in entry["curve"]["epoch"]]
         doc["runs"][name] = entry
     doc["meta"] = provenance(wall_s=time.perf_counter() - start, long_range=LONG_RANGE, pair_bins=PAIR_BINS.tolist(),
                              tail_window=list(TAIL_WINDOW), rule="gi", frames_per_molecule=1,
