@@ -144,13 +144,13 @@ def molecule_errors(folder: str | os.PathLike) -> dict[str, list]:
             "n_atoms": [int(pred["n_atoms"][ids == m][0]) for m in mols]}
 
 
-def step_cost(folder: str | os.PathLike, *, n_batches: int = 8, batch_size: int = 32, repeats: int = 3) -> float:
+def step_cost(folder: str | os.PathLike, *, n_batches: int = 8, batch_size: int = 32, repeats: int = 5) -> float:
     """Seconds of one training step (forward, forces, energy + force loss, backward) of a run's model, one thread.
 
-    Median over ``repeats`` passes through the same ``n_batches`` training batches (neighbour lists built
-    beforehand, as the training's cached transforms do). Run it on a quiet machine: the ratio between two
-    variants is their cost ratio per epoch, which the training logs' wall times, taken while other jobs ran,
-    do not give reliably.
+    The quickest of ``repeats`` passes through the same ``n_batches`` training batches (neighbour lists built
+    beforehand, as the training's cached transforms do): the pass least disturbed by other work. Run it on a
+    quiet machine (``study poly equal`` does, when nothing else runs): the ratio between two variants is their
+    cost ratio per epoch, which the training logs' wall times, taken while other jobs ran, do not give.
     """
     import torch
     from schnetpack.data import AtomsLoader
@@ -179,7 +179,7 @@ def step_cost(folder: str | os.PathLike, *, n_batches: int = 8, batch_size: int 
             loss.backward()
             model.zero_grad(set_to_none=True)
         times.append((time.perf_counter() - start) / len(batches))
-    return float(np.median(times))
+    return float(np.min(times))
 
 
 def best_within(curve: Mapping[str, Sequence[float]], seconds: float, key: str = "val_energy_MAE",
