@@ -1,7 +1,11 @@
-"""Many-body order: the shares of the total relevance carried by 1-, 2-, 3-body terms and higher orders."""
+"""Many-body order: the shares of the total relevance carried by 1-, 2-, 3-body terms and higher orders.
+
+The first functions work on :class:`NBodyTable` objects; the ``study_*`` functions on the complete order sums of
+:func:`xailib.analysis.manybody_study.load_manybody` (per molecule, summarised over seeds and molecules)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -112,3 +116,116 @@ def manybody_shares_by_distance_bootstrap(
             low[b], high[b] = np.quantile(v, [alpha, 1 - alpha])
     return {"center": 0.5 * (edges[1:] + edges[:-1]), "3-body": share, "low": low, "high": high,
             "n_molecules": (both > 0).sum(axis=0)}
+
+
+# --- shares from the complete order sums of the many-body study (xailib.analysis.manybody_study) ---
+
+def _entries(study: Mapping, names: Sequence[str], tag: str) -> list[dict]:
+    missing = [n for n in names if n not in study["models"] or tag not in study["models"][n]]
+    if missing:
+        raise KeyError(f"the many-body study has no {tag!r} results for {missing}")
+    return [study["models"][n][tag] for n in names]
+
+
+def _summaries(study: Mapping, per_seed_values: list[np.ndarray], n_boot: int, seed: int) -> dict:
+    from xailib.analysis.seeds import seed_molecule_summary
+
+    mols = study["molecules"].tolist()
+    return seed_molecule_summary([dict(zip(mols, v)) for v in per_seed_values], n_boot=n_boot, seed=seed)
+
+
+def study_order_shares(study: Mapping, names: Sequence[str], *, tag: str = "gi", n_boot: int = 2000,
+                       seed: int = 0) -> list[dict]:
+    """Order shares per molecule, summarised over the seeds ``names`` (:func:`~xailib.analysis.seed_molecule_summary`).
+
+    Where the computed orders are complete (``max_order`` = interactions + 1; 3-interaction models), kinds:
+    ``abs`` (sum of |terms| of the order over the sum over all orders), ``signed`` (signed order sum over
+    the rule output; adds to 1) and ``abs_net`` (the older convention: the highest order entered as the
+    |net| sum of its terms, the lower ones as sums of |terms|; kept to measure its bias) and ``abs_truncated``
+    (orders below the highest over their own sum of |terms|, like the incomplete case). Where they are not
+    (6-interaction SchNet): ``abs`` over the computed orders only, ``signed`` with order ``"remainder"`` (the
+    net relevance of larger sets over the rule output), and ``net_bound`` (order ``"remainder"``:
+    |remainder| over sum |terms| + |remainder|, a lower bound of the absolute share of the larger sets,
+    since |net| <= sum of |terms|). Rows: ``kind``, ``order``, ``complete`` and the summary keys.
+    """
+    entries = _entries(study, names, tag)
+    meta = study["meta"]["models"]
+    complete = {bool(meta[n]["complete"]) for n in names}
+    if len(complete) != 1:
+        raise ValueError("mix of complete and incomplete order sums; summarise them separately")
+    complete = complete.pop()
+    kinds: dict[tuple[str, object], list[np.ndarray]] = {}
+    for e in entries:
+        signed, absolute, out = e["orders"], e["orders_abs"], e["rule_output"]
+        k_max = signed.shape[1]
+        for k in range(k_max):
+            kinds.setdefault(("abs", k + 1), []).append(absolute[:, k] / absolute.sum(1))
+            kinds.setdefault(("signed", k + 1), []).append(signed[:, k] / out)
+        if complete:
+            mixed = np.column_stack([absolute[:, :-1], np.abs(signed[:, -1])])
+            for k in range(k_max):
+                kinds.setdefault(("abs_net", k + 1), []).append(mixed[:, k] / mixed.sum(1))
+            for k in range(k_max - 1):
+                kinds.setdefault(("abs_truncated", k + 1), []).append(absolute[:, k] / absolute[:, :-1].sum(1))
+        else:
+            rem = e["remainder"]
+            kinds.setdefault(("signed", "remainder"), []).append(rem / out)
+            kinds.setdefault(("net_bound", "remainder"), []).append(np.abs(rem) / (absolute.sum(1) + np.abs(rem)))
+    return [{"kind": kind, "order": order, "complete": complete, **_summaries(study, v, n_boot, seed)}
+            for (kind, order), v in kinds.items()]
+
+
+def study_distance_shares(study: Mapping, names: Sequence[str], *, n_boot: int = 2000, seed: int = 0,
+                          level: float = 0.95) -> dict[str, np.ndarray]:
+    """3-body share of |2-body| + |3-body| per distance bin (``study["edges"]``; 3-body terms by largest pair
+    distance), per seed the ratio of the sums over molecules; ``mean``/``sd`` over seeds, ``per_seed``, and a
+    molecule-bootstrap interval (``low``, ``high``) of the seed mean (each replicate draws molecules once for
+    all seeds). ``n_molecules``: molecules with a 2- or 3-body term in the bin."""
+    entries = _entries(study, names, "gi")
+    a2 = np.array([e["dist_abs2"] for e in entries], dtype=float)  # (seeds, molecules, bins)
+    a3 = np.array([e["dist_abs3"] for e in entries], dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_seed = a3.sum(1) / (a2 + a3).sum(1)
+        rng = np.random.default_rng(seed)
+        n_mol = a2.shape[1]
+        boot = np.empty((n_boot, a2.shape[2]))
+        for b in range(n_boot):
+            draw = rng.integers(0, n_mol, size=n_mol)
+            boot[b] = np.mean(a3[:, draw].sum(1) / (a2 + a3)[:, draw].sum(1), axis=0)
+        with warnings.catch_warnings():  # bins no molecule reaches: nan, no warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, high = np.nanquantile(boot, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    edges = study["edges"]
+    sd = per_seed.std(axis=0, ddof=1) if len(entries) > 1 else np.full(len(edges) - 1, np.nan)
+    return {"edges": edges, "center": 0.5 * (edges[1:] + edges[:-1]), "mean": per_seed.mean(0), "sd": sd,
+            "per_seed": per_seed, "low": low, "high": high, "n_molecules": ((a2 + a3) > 0).any(0).sum(0)}
+
+
+def study_vector_shares(study: Mapping, names: Sequence[str], *, n_boot: int = 2000, seed: int = 0) -> dict[str, dict]:
+    """PaiNN's vector-channel shares (:func:`xailib.analysis.vector_channel.vector_shares`: ``net``, ``atoms``,
+    ``of_output``) and ``scalar_of_output`` (``S / output``) per molecule, summarised over the seeds ``names``."""
+    from xailib.analysis.vector_channel import vector_shares
+
+    per: dict[str, list[np.ndarray]] = {}
+    for name, e in zip(names, _entries(study, names, "gi")):
+        if "vector_vector" not in e:
+            raise KeyError(f"{name} has no vector-channel parts (PaiNN models only)")
+        table = {k: e[f"vector_{k}"] for k in ("scalar", "vector", "scalar_abs", "vector_abs")}
+        table["output"] = study["models"][name]["output"]
+        for key, value in {**vector_shares(table), "scalar_of_output": table["scalar"] / table["output"]}.items():
+            per.setdefault(key, []).append(value)
+    return {key: _summaries(study, v, n_boot, seed) for key, v in per.items()}
+
+
+def known_answer_share(potential: str, architecture: str, order: int, *, tag: str = "gi") -> dict:
+    """Chapter 03b's share of ``order`` in the summed |terms| (complete orders 1-4 under gi) of the models
+    trained on a synthetic ``potential`` (``"init"``: the untrained baselines): :func:`~xailib.analysis.seed_summary`
+    over seeds of the mean over molecules; the ``mean`` is the number chapter 03b reports."""
+    from xailib.analysis.known_answer_report import load_known_answer, seed_names
+    from xailib.analysis.stats import seed_summary
+
+    per_seed = []
+    for name in seed_names(potential, architecture):
+        a = load_known_answer(name)[tag]["orders_abs"]
+        per_seed.append(float(np.mean(a[:, order - 1] / a.sum(1))))
+    return seed_summary(per_seed)

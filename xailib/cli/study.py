@@ -11,7 +11,9 @@ import importlib
 
 #: Modules that register one or more ``study`` subcommands.
 STUDIES = ("xailib.cli.study_relevance", "xailib.cli.study_md", "xailib.cli.study_transfer",
-           "xailib.cli.study_poly", "xailib.cli.study_synthetic")
+           "xailib.cli.study_poly", "xailib.cli.study_synthetic",
+           "xailib.cli.study_manybody",
+           "xailib.cli.study_orbitals")
 
 
 def add_study(sub: argparse._SubParsersAction) -> None:
