@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SCHNETPACK := schnetpack==2.2.0
 
-.PHONY: venv book test test-fast data data-verify models relevance synthetic md bench-relevance partition transfer poly poly-equal clean clean-book
+.PHONY: venv book test test-fast data data-verify models relevance synthetic md bench-relevance partition transfer poly poly-equal orbitals manybody clean clean-book
 
 venv: $(STAMP)
 
@@ -74,6 +74,17 @@ relevance: $(STAMP)
 synthetic: $(STAMP)
 	PYTHON=$(abspath $(PY)) scripts/train_synthetic.sh
 	OMP_NUM_THREADS=1 $(PY) -m xailib study synthetic explain
+
+# Chapter 05: GFN2-xTB frontier-orbital populations of the 60 test molecules (seconds) and the far-dimer
+# test (30 pairs, every shipped energy and gap seed; ~3 min on one core): data/orbitals/.
+orbitals: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m xailib study orbitals
+	OMP_NUM_THREADS=1 $(PY) -m xailib study dimers
+
+# Chapter 06: per-order sums of the complete n-body terms (orders 1-4) of every shipped energy seed and the
+# untrained baselines, 60 test molecules (~8 min on one core): data/manybody/nci-small-energy.npz.
+manybody: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m xailib study manybody
 
 # MD-stability study of ethanol (chapter 07), in order: train the family (data/md/models/, ~6 min each), 500 K
 # MD of GFN2-xTB and of every model (5 seeds x 10 ps, ~1.5-2 min per run), explanation metrics (~1 min per
