@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from xailib.analysis.frontier import frontier_agreement, frontier_atoms
+from xailib.analysis.frontier import frontier_agreement, frontier_atoms, frontier_informative
 
 
 def test_frontier_atoms_fewest_that_carry_half():
@@ -62,3 +62,30 @@ def test_deterministic_and_bad_input():
         frontier_agreement(r, f[:-1], z)
     with pytest.raises(ValueError, match="zero"):
         frontier_agreement(np.zeros(9), f, z)
+
+
+def test_informative_molecules():
+    # frontier atom: the only O; every element wholly inside (O) or wholly outside (C, H): not informative
+    z = np.array([8, 6, 6, 1, 1])
+    f = np.array([0.7, 0.1, 0.1, 0.05, 0.05])
+    assert not frontier_informative(f, z)
+    # one of two carbons is a frontier atom: informative
+    f2 = np.array([0.1, 0.6, 0.1, 0.1, 0.1])
+    assert frontier_informative(f2, z)
+    with pytest.raises(ValueError, match="shape"):
+        frontier_informative(f[:-1], z)
+
+
+def test_uninformative_share_equals_element_null_for_any_relevance():
+    rng = np.random.default_rng(2)
+    z = np.array([8, 7, 6, 6, 6, 1, 1, 1])
+    f = np.array([0.3, 0.25, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05])  # frontier atoms: O and N, each alone of its element
+    for _ in range(20):
+        out = frontier_agreement(rng.random(8), f, z)
+        assert not out["informative"]
+        assert out["share"] == pytest.approx(out["share_element"], abs=1e-12)
+    # make a carbon a frontier atom: now the share can differ from its null, and does for uneven carbons
+    f_c = np.array([0.3, 0.05, 0.3, 0.1, 0.1, 0.05, 0.05, 0.05])
+    out = frontier_agreement(np.array([1.0, 1.0, 3.0, 0.5, 0.5, 0.2, 0.2, 0.2]), f_c, z)
+    assert out["informative"] and frontier_informative(f_c, z)
+    assert out["share"] > out["share_element"]

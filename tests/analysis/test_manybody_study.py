@@ -36,6 +36,14 @@ def test_order_sums_are_conserved_and_complete_for_three_interactions(arch):
     np.testing.assert_allclose(part["dist_abs2"].sum(1), part["orders_abs"][:, 1], rtol=1e-5)
 
 
+def test_rounded_pair_terms_keep_zeros_signs_and_a_relative_precision_of_a_thousandth():
+    x = np.array([0.0, -1.234567e-7, 3.3, -42.0, 1e-30, 7.77e3])
+    y = study.round_float32(x)
+    assert y.dtype == np.float32 and y[0] == 0 and np.all(np.sign(y) == np.sign(x))
+    np.testing.assert_allclose(y, x, rtol=2.0 ** (study.PAIR_BITS - 23))
+    assert np.all(np.abs(y) <= np.abs(x.astype(np.float32)))  # truncation towards zero
+
+
 def test_lower_order_leaves_the_net_four_body_sum_as_remainder():
     model, structures = potential("schnet", 3, cutoff=2.6), [mol("CH3CH2OH")]
     full = study.explain_orders(model, structures, max_order=4, complete=True)
@@ -82,7 +90,7 @@ def test_save_load_round_trip_and_conservation_check(tmp_path):
             if key == "remainder" and name != "deep":
                 np.testing.assert_allclose(got, value, atol=1e-9 * np.abs(by_tag["gi"]["output"]).max())
             else:
-                np.testing.assert_allclose(got, value, rtol=1e-6 if key == "orders_abs" else 1e-10)
+                np.testing.assert_allclose(got, value, rtol=1e-6 if key in ("orders_abs", "bias_total") else 1e-10)
     bad, _ = _fake_study(tmp_path / "bad", tamper=True)
     with pytest.raises(ValueError, match="do not add up"):
         study.load_manybody(bad)
@@ -97,6 +105,8 @@ def test_order_shares_of_complete_and_incomplete_sums(tmp_path):
     assert by[("abs", 4)]["sd"] == pytest.approx(0.0, abs=1e-12)  # two identical "seeds"
     # the |net| convention can only lower the share of the highest order
     assert by[("abs_net", 4)]["mean"] <= by[("abs", 4)]["mean"] + 1e-12
+    # the 3-body share of the 2- plus 3-body part leaves the 1-body terms out: never smaller than the share of all
+    assert by[("abs", 3)]["mean"] <= by[("abs_of23", 3)]["mean"] <= 1
     deep = {(r["kind"], r["order"]): r for r in study_order_shares(loaded, ["deep"], n_boot=50)}
     assert sum(deep[("abs", k)]["mean"] for k in (1, 2, 3)) == pytest.approx(1.0)
     assert sum(deep[("signed", k)]["mean"] for k in (1, 2, 3, "remainder")) == pytest.approx(1.0)
@@ -119,6 +129,7 @@ def test_shipped_study_is_conserved_and_complete():
         np.testing.assert_allclose(gi["orders"].sum(1) + gi["remainder"], entry["output"], rtol=1e-10)
         np.testing.assert_array_equal(entry["counts"], counts[:, :max_order])  # same structures and cutoff graph
         assert meta["complete"] == (t == 3) and meta["trained"] == trained
+        assert ("pair" in gi) == (name in study.PAIR_TERMS)
         if t == 3:
             assert np.all(np.abs(gi["remainder"]) < 1e-8 * np.abs(entry["output"]))
         else:

@@ -6,6 +6,8 @@ untrained baseline line up pair by pair. :func:`pair_table` lists every atom pai
 its distance, elements and separation class; :func:`pair_values` puts a result's stored 2-body terms in that
 order; :func:`class_exponents` fits ``|R| ~ r^-n`` per class (raw: chapter 03b validated no correction) and
 :func:`law_comparison` compares the power law with the exponential by their log-space scatter.
+:func:`known_answer_order_exponents` makes chapter 06's 2- versus 3-body decay comparison on chapter 03b's known
+answers.
 """
 
 from __future__ import annotations
@@ -121,4 +123,28 @@ def law_comparison(pairs: dict, values_by_seed: Sequence[np.ndarray], *, window:
         summary = seed_mean_interval(stat, len(values_by_seed), mol, n_boot=n_boot, seed=seed)
         summary["per_seed"] = [stat(s, np.arange(len(r))) for s in range(len(values_by_seed))]
         out[key] = summary
+    return out
+
+
+def known_answer_order_exponents(potential: str, architecture: str | None = None, *,
+                                 window: tuple[float, float], tag: str = "gi") -> list[dict[str, float]]:
+    """Raw 2- and 3-body exponents (``n2``: pairs by distance; ``n3``: triples by their longest side; ``difference``
+    = n3 - n2) over ``window`` on chapter 03b's test structures: of the exact terms of ``potential``
+    (``architecture`` None; one entry) or of each seed trained on it (only ``pair_power_atm`` stores 3-body terms).
+    The check of the 2- versus 3-body decay comparison of chapter 06 on a known answer."""
+    from xailib.analysis.decay import decay_exponent
+    from xailib.analysis.known_answer_report import cached_truth, load_known_answer, seed_names
+    from xailib.analysis.manybody import known_answer_triples
+
+    t = cached_truth(potential)
+    _, tri_mol, tri_r = known_answer_triples()
+    runs = ([{"pair": t["pair"], "triple": t["triple"]}] if architecture is None
+            else [load_known_answer(n)[tag] for n in seed_names(potential, architecture)])
+    out = []
+    for run in runs:
+        if "triple" not in run or not np.any(run["triple"]):
+            raise KeyError(f"no 3-body terms for {potential} ({architecture or 'truth'})")
+        n2 = decay_exponent(t["r"], run["pair"], t["structure"], window=window, n_boot=1).estimate
+        n3 = decay_exponent(tri_r, run["triple"], tri_mol, window=window, n_boot=1).estimate
+        out.append({"n2": float(n2), "n3": float(n3), "difference": float(n3 - n2)})
     return out

@@ -13,6 +13,12 @@ would be without any knowledge of the orbitals:
   least ``half`` of the frontier population. Baselines: ``share_even`` (relevance spread evenly: their
   number over ``N``) and ``share_element`` (the exact expectation when relevances are shuffled within
   elements: each element's relevance spread evenly over its atoms).
+
+The share test has power only in an **informative** molecule (:func:`frontier_informative`): one in which
+some element has atoms both inside and outside the frontier atoms. If every element's atoms lie wholly
+inside or wholly outside, shuffling within elements cannot move relevance across the boundary and the
+share equals ``share_element`` exactly, whatever the relevances; such molecules only dilute a test of
+``share - share_element`` and are left out of it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,24 @@ def frontier_atoms(population: Sequence[float] | np.ndarray, half: float = 0.5) 
     order = np.argsort(-f, kind="stable")
     k = int(np.searchsorted(np.cumsum(f[order]) / f.sum(), half - 1e-12) + 1)
     return np.sort(order[:k])
+
+
+def frontier_informative(population: Sequence[float] | np.ndarray, numbers: Sequence[int] | np.ndarray,
+                         half: float = 0.5) -> bool:
+    """Whether shuffling relevances within elements can change the frontier share of this molecule.
+
+    True when some element has atoms both among the frontier atoms (:func:`frontier_atoms`) and outside
+    them; otherwise the frontier share equals its within-element null for every relevance vector.
+    """
+    z = np.asarray(numbers)
+    if np.shape(population) != z.shape:
+        raise ValueError(f"population {np.shape(population)} and numbers {z.shape} must have the same shape")
+    return _straddles(np.isin(np.arange(len(z)), frontier_atoms(population, half)), z)
+
+
+def _straddles(in_top: np.ndarray, z: np.ndarray) -> bool:
+    """Some element has atoms both inside and outside the frontier atoms."""
+    return bool(any(0 < in_top[z == e].sum() < (z == e).sum() for e in np.unique(z)))
 
 
 def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -72,7 +96,8 @@ def frontier_agreement(relevance: Sequence[float] | np.ndarray, population: Sequ
     -------
     dict
         ``spearman``, ``spearman_element`` (null), ``share``, ``share_even``, ``share_element`` (baselines),
-        ``n_frontier`` (number of frontier atoms) and ``n_atoms``.
+        ``n_frontier`` (number of frontier atoms), ``n_atoms`` and ``informative``
+        (:func:`frontier_informative`: whether ``share`` can differ from ``share_element`` at all).
     """
     r = np.abs(np.asarray(relevance, dtype=float))
     f = np.asarray(population, dtype=float)
@@ -90,4 +115,5 @@ def frontier_agreement(relevance: Sequence[float] | np.ndarray, population: Sequ
     return {"spearman": float(_pearson_rows(rank_r[None], rank_f)[0]),
             "spearman_element": float(np.nanmean(_pearson_rows(rank_r[perms], rank_f))),
             "share": float(r[top].sum() / r.sum()), "share_even": len(top) / len(r),
-            "share_element": float(element_share), "n_frontier": len(top), "n_atoms": len(r)}
+            "share_element": float(element_share), "n_frontier": len(top), "n_atoms": len(r),
+            "informative": _straddles(in_top, z)}

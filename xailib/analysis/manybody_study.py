@@ -4,8 +4,8 @@
 (:func:`save_manybody`; read it with :func:`load_manybody`). Structures: the first (relaxed) frame of each of
 the 60 ``nci-small`` test molecules (:func:`xailib.analysis.known_answers.test_structures`). Models
 (:data:`MODELS`): the three seeds of the 3-interaction SchNet and PaiNN energy models, their untrained
-baselines (``<seed-0 name>.init``: :func:`~xailib.analysis.known_answers.initial_model`, same seed, build
-and output-bias start) and the two seeds of the 6-interaction SchNet.
+baselines (``<seed name>.init``, one per seed: :func:`~xailib.analysis.known_answers.initial_model`, same seed,
+build and output-bias start) and the two seeds of the 6-interaction SchNet.
 
 Per model, rule set and molecule the file holds the exact n-body terms (walks + bias, :func:`xailib.lrp.nbody_relevances`)
 summed per order: ``orders`` (signed), ``orders_abs`` (sum of |terms|) and ``counts`` (number of terms),
@@ -15,9 +15,9 @@ orders 1-4 are complete there (the remainder is round-off, checked); for the 6-i
 are computed and the remainder is a *net* sum of orders 4-7, not a sum of |terms|. Under rule gi also:
 ``dist_abs2`` / ``dist_abs3`` (summed |2-body| per pair-distance bin, |3-body| per bin of the largest pair
 distance, :data:`DIST_EDGES`, float32), for PaiNN the vector-channel parts
-(:mod:`xailib.analysis.vector_channel`), and for the untrained baselines every pair's 2-body term
-(``pair``, float32, :func:`~xailib.analysis.known_answers.canonical_pairs` order; the trained models'
-pair terms are in ``data/relevance``). Conservation (orders + remainder = rule output, and = output
+(:mod:`xailib.analysis.vector_channel`), and for the seed-0 untrained baselines (:data:`PAIR_TERMS`) every
+pair's 2-body term (``pair``, float32, :func:`~xailib.analysis.known_answers.canonical_pairs` order; the trained
+models' pair terms are in ``data/relevance``; rounded to a relative 0.1 %, :func:`round_float32`). Conservation (orders + remainder = rule output, and = output
 under gi) is asserted while the file is built.
 """
 
@@ -38,9 +38,12 @@ BASE = {"schnet": "nci-small-energy-schnet", "painn": "nci-small-energy-painn"}
 #: Model entries: name -> (model folder, trained?, interactions, computed order).
 MODELS = {
     **{f"{BASE[a]}{s}": (f"{BASE[a]}{s}", True, 3, 4) for a in BASE for s in ("", "-seed1", "-seed2")},
-    **{f"{BASE[a]}.init": (BASE[a], False, 3, 4) for a in BASE},
+    **{f"{BASE[a]}{s}.init": (f"{BASE[a]}{s}", False, 3, 4) for a in BASE for s in ("", "-seed1", "-seed2")},
     **{f"nci-small-energy-schnet6{s}": (f"nci-small-energy-schnet6{s}", True, 6, 3) for s in ("", "-seed1")},
 }
+#: Entries that also store every pair's 2-body term (``pair``): the seed-0 initialisations only (the data budget;
+#: the trained models' pair terms are in ``data/relevance``).
+PAIR_TERMS = frozenset(f"{BASE[a]}.init" for a in BASE)
 #: Rule sets: tag -> (rule, composite). gi always; gamma (reference composite) on request, for the trained
 #: 3-interaction models only (the shipped file has gi only: the data budget).
 RULE_SETS = {"gi": ("gi", "features"), "gamma-reference": ("gamma", "reference")}
@@ -48,6 +51,8 @@ RULE_SETS = {"gi": ("gi", "features"), "gamma-reference": ("gamma", "reference")
 DIST_EDGES = np.array([0.5, 1.5, 2.5, 3.5, 4.5, 5.0, 12.0])
 #: Largest accepted |orders + remainder - rule output| relative to max(1, |output|).
 TOLERANCE = 1e-8
+#: Mantissa bits cleared in the stored pair terms (:func:`round_float32`: relative error below 0.1 %).
+PAIR_BITS = 13
 PATH = "manybody/nci-small-energy.npz"
 HOW_TO_MAKE = "python -m xailib study manybody"
 
@@ -157,7 +162,7 @@ def compute_manybody(names: Sequence[str] | None = None, *, structures: Sequence
         t0 = time.perf_counter()
         parts[name] = {tag: explain_orders(model, structures, max_order=max_order, rule=RULE_SETS[tag][0],
                                            composite=RULE_SETS[tag][1], complete=max_order == t + 1,
-                                           pairs=tag == "gi" and not trained, progress=progress)
+                                           pairs=tag == "gi" and name in PAIR_TERMS, progress=progress)
                        for tag in rule_sets_for(name, gamma)}
         if "painn" in name:
             vc = vector_channel_table(model, structures)
@@ -175,12 +180,20 @@ def compute_manybody(names: Sequence[str] | None = None, *, structures: Sequence
     return arrays, meta
 
 
+def round_float32(values: np.ndarray, bits: int = PAIR_BITS) -> np.ndarray:
+    """``values`` as float32 with the lowest ``bits`` mantissa bits cleared (relative error below
+    ``2 ** (bits - 23)``): they compress about a third better. Zeros, signs and the exponent range are kept."""
+    x = np.ascontiguousarray(values, dtype=np.float32)
+    mask = np.uint32((0xFFFFFFFF << bits) & 0xFFFFFFFF)
+    return (x.view(np.uint32) & mask).view(np.float32)
+
+
 def pack(parts: dict[str, dict[str, dict]], complete: dict[str, bool]) -> dict[str, np.ndarray]:
     """The stored arrays of ``{name: {tag: explain_orders(...)}}`` (the data budget): per model ``output``; per
     tag the rest, without gi ``rule_output`` (= ``output``, checked when built), without the remainder where the
-    orders are ``complete`` (round-off, checked), ``orders_abs`` as float32 (a magnitude, for shares; ``orders``
-    stays float64 so that conservation can be re-checked); ``counts`` once (every model sees the same cutoff
-    graph: checked)."""
+    orders are ``complete`` (round-off, checked), ``orders_abs`` and ``bias_total`` as float32 (for shares; ``orders``
+    stays float64 so that conservation can be re-checked), ``pair`` rounded by :func:`round_float32`; ``counts``
+    once (every model sees the same cutoff graph: checked)."""
     arrays, counts = {}, []
     for name, by_tag in parts.items():
         for tag, part in by_tag.items():
@@ -193,6 +206,9 @@ def pack(parts: dict[str, dict[str, dict]], complete: dict[str, bool]) -> dict[s
             if complete[name]:
                 part.pop("remainder")
             part["orders_abs"] = part["orders_abs"].astype(np.float32)
+            part["bias_total"] = part["bias_total"].astype(np.float32)
+            if "pair" in part:
+                part["pair"] = round_float32(part["pair"])
             arrays.update({f"{name}/{tag}/{k}": v for k, v in part.items()})
     widest = max(counts, key=lambda c: c.shape[1])
     if any(not np.array_equal(c, widest[:, :c.shape[1]]) for c in counts):
