@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Train chapter 10's controlled comparison (configs/poly/equal/): SchNet and PaiNN on nci-small with the
 # cosine cutoff, the polynomial envelope, and the polynomial envelope with a basis to the outer cutoff,
-# seeds 0 and 1, 25 epochs each, into data/poly/models/ (not committed). One run at a time on one thread,
+# seeds 0, 1 and 2, 25 epochs each, into data/poly/models/ (not committed). One run at a time on one thread,
 # so that the runs share the same conditions and their epoch times compare. Resumable: a finished model is
 # kept, an interrupted one continues from its checkpoint. Each run holds a lock (<run>.lock), so several
 # copies of this script can share the work (e.g. SEEDS="1 0" in a second shell) without touching one run twice.
 #
-#   scripts/train_poly_equal.sh                          # every config, seeds 0 1
+#   scripts/train_poly_equal.sh                          # every config, seeds 0 1 2
 #   SEEDS="1" scripts/train_poly_equal.sh nci-small-painn-poly
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
-SEEDS=${SEEDS:-"0 1"}
+SEEDS=${SEEDS:-"0 1 2"}
 export OMP_NUM_THREADS=1
 if [ "$#" -gt 0 ]; then names=("$@"); else
   names=()

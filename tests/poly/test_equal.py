@@ -122,8 +122,10 @@ def test_error_difference_is_the_paired_seed_mean_with_a_molecule_interval():
     d = poly.error_difference(_doc(), "SchNet", "poly")
     assert d["per_seed"] == pytest.approx([4 / 3, 5 / 3]) and d["mean"] == pytest.approx(1.5)
     assert d["ratio"] == pytest.approx((np.mean([11, 23, 30, 14, 22, 35])) / np.mean([10, 20, 30, 12, 22, 32]))
-    # molecule means of the seed-mean difference: 1.5, 1.5, 1.5 -> no spread over molecules
-    assert d["low"] == pytest.approx(1.5) and d["high"] == pytest.approx(1.5) and d["n_molecules"] == 3
+    # molecule means of the seed-mean difference: 1.5, 1.5, 1.5 -> no spread over molecules with seeds fixed
+    assert d["mol_low"] == pytest.approx(1.5) and d["mol_high"] == pytest.approx(1.5) and d["n_molecules"] == 3
+    # resampling the seeds too: single cells range from 0 to 3
+    assert 0 <= d["low"] < 1.5 < d["high"] <= 3
     with pytest.raises(ValueError, match="no seed"):
         poly.error_difference(_doc(), "PaiNN", "poly")
 
@@ -131,7 +133,8 @@ def test_error_difference_is_the_paired_seed_mean_with_a_molecule_interval():
 def test_long_range_share_skips_molecules_without_far_pairs():
     s = poly.long_range_share(_doc(), "SchNet", "poly")
     assert s["n_molecules"] == 2 and s["per_seed"] == pytest.approx([0.2, 0.2]) and s["mean"] == pytest.approx(0.2)
-    assert s["low"] <= 0.2 <= s["high"] and s["low"] >= 0.15 - 1e-12 and s["high"] <= 0.25 + 1e-12
+    assert 0.15 - 1e-12 <= s["mol_low"] <= 0.2 <= s["mol_high"] <= 0.25 + 1e-12
+    assert 0.1 - 1e-12 <= s["low"] <= s["mol_low"] and s["mol_high"] <= s["high"] <= 0.3 + 1e-12
     assert poly.long_range_share(_doc(), "SchNet", "cosine")["mean"] == 0.0
 
 
@@ -155,3 +158,24 @@ def test_molecule_errors_average_to_the_shipped_test_metrics():
     assert np.mean(errors["energy_meV"]) == pytest.approx(metrics["energy_mae_meV"], rel=1e-5)
     forces = np.average(errors["forces_meV_per_A"], weights=errors["n_atoms"])
     assert forces == pytest.approx(metrics["forces_mae_meV_per_A"], rel=1e-5)
+
+
+def test_two_level_interval_holds_the_seed_spread():
+    # molecules alike within a seed, seeds far apart: the molecule-only interval would be a point
+    seeds_apart = np.array([[0.0] * 20, [10.0] * 20, [20.0] * 20])
+    low, high = poly.two_level_interval(seeds_apart)
+    assert low < 5 and high > 15
+    # seeds alike: the interval is the molecule bootstrap of the mean
+    same = np.tile(np.arange(20, dtype=float), (3, 1))
+    low, high = poly.two_level_interval(same)
+    assert low < same.mean() < high and high - low < 6
+    with pytest.raises(ValueError, match="seeds x molecules"):
+        poly.two_level_interval(np.array([1.0, np.nan]))
+
+
+def test_power_law_long_share_is_the_far_share_of_the_law():
+    atoms = Atoms("H3", positions=[[0, 0, 0], [1.0, 0, 0], [7.0, 0, 0]])  # pairs 1, 6, 7 A
+    s = poly.power_law_long_share([atoms, Atoms("H2", positions=[[0, 0, 0], [1, 0, 0]])], 1.0)
+    assert s["n_structures"] == 1
+    assert s["mean"] == pytest.approx((1 / 6 + 1 / 7) / (1 + 1 / 6 + 1 / 7))
+    assert poly.power_law_long_share([atoms], 6.0)["mean"] < s["mean"]

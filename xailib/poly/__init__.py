@@ -7,10 +7,11 @@ ethanol MD runs (:func:`explain` and :func:`summarise`, ``python -m xailib study
 """
 
 from xailib.base.io import CacheFileError
-from xailib.poly.compare import error_difference, equal_time, long_range_share, runs_of, summary_rows
+from xailib.poly.compare import (error_difference, equal_time, long_range_share, power_law_long_share, runs_of,
+                                 summary_rows, two_level_interval)
 from xailib.poly.equal import (ARCHS, LONG_RANGE, SEEDS, VARIANTS, all_runs, best_within, equal_time_budget,
                                explain_runs, load_equal, molecule_errors, pair_range_summary, run_name, run_summary,
-                               summarise_equal)
+                               step_costs, summarise_equal)
 from xailib.poly.study import (BINS, EXTRA_WINDOWS, FILTER_GRID, POLY_ETHANOL, POLY_NCI, R_MAXES, SHIPPED_ETHANOL,
                                SHIPPED_NCI, WINDOW, explain, filter_profile, load_results, md_summary,
                                metrics_summary, relevance_summary, results_path, save_results, summarise)
@@ -20,4 +21,5 @@ __all__ = ["CacheFileError", "explain", "summarise", "load_results", "save_resul
            "SHIPPED_ETHANOL", "WINDOW", "R_MAXES", "EXTRA_WINDOWS", "BINS", "FILTER_GRID",
            "ARCHS", "VARIANTS", "SEEDS", "LONG_RANGE", "all_runs", "run_name", "run_summary", "pair_range_summary",
            "best_within", "equal_time_budget", "explain_runs", "summarise_equal", "load_equal", "molecule_errors",
-           "runs_of", "error_difference", "long_range_share", "equal_time", "summary_rows"]
+           "runs_of", "error_difference", "long_range_share", "equal_time", "summary_rows", "two_level_interval",
+           "power_law_long_share", "step_costs"]
