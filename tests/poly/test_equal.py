@@ -179,3 +179,10 @@ def test_power_law_long_share_is_the_far_share_of_the_law():
     assert s["n_structures"] == 1
     assert s["mean"] == pytest.approx((1 / 6 + 1 / 7) / (1 + 1 / 6 + 1 / 7))
     assert poly.power_law_long_share([atoms], 6.0)["mean"] < s["mean"]
+
+
+def test_runs_of_one_architecture_and_unknown_ones():
+    assert {a for a, _, _ in poly.all_runs(["SchNet"])} == {"SchNet"}
+    assert len(poly.all_runs(["SchNet"])) == len(poly.VARIANTS) * len(poly.SEEDS)
+    with pytest.raises(ValueError, match="unknown architecture"):
+        poly.all_runs(["MACE"])

@@ -18,6 +18,8 @@ def register(ssub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None,
                    help="summarise / equal: output file (default data/poly/results.json / data/poly/equal.json)")
     p.add_argument("--force", action="store_true", help="explain, equal-explain: recompute relevance files that exist")
+    p.add_argument("--arch", action="append", choices=["SchNet", "PaiNN"], default=None,
+                   help="equal-explain, equal: only this architecture (repeatable; default both)")
     p.set_defaults(func=_run)
 
 
@@ -34,10 +36,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.stage != "explain" and args.names:
         raise UsageError(f"{args.stage} takes no model names (it works on the fixed set of the study)")
     if args.stage == "equal-explain":
-        poly.explain_runs(args.models_dir, force=args.force)
+        poly.explain_runs(args.models_dir, force=args.force, archs=args.arch or poly.ARCHS)
         return 0
     if args.stage == "equal":
-        poly.summarise_equal(args.models_dir, args.out)
+        poly.summarise_equal(args.models_dir, args.out, archs=args.arch or poly.ARCHS)
         return 0
     if args.stage == "explain":
         folder = Path(args.models_dir) if args.models_dir else default_models_dir()

@@ -60,9 +60,12 @@ def run_name(arch: str, variant: str, seed: int = 0) -> str:
     return f"equal-nci-small-{arch.lower()}-{variant}" + (f"-seed{seed}" if seed else "")
 
 
-def all_runs() -> list[tuple[str, str, int]]:
-    """Every (architecture, variant, seed) of the comparison."""
-    return [(a, v, s) for a in ARCHS for s in SEEDS for v in VARIANTS]
+def all_runs(archs: Sequence[str] = ARCHS) -> list[tuple[str, str, int]]:
+    """Every (architecture, variant, seed) of the comparison, for the architectures ``archs``."""
+    unknown = set(archs) - set(ARCHS)
+    if unknown:
+        raise ValueError(f"unknown architecture {sorted(unknown)}; choose from {ARCHS}")
+    return [(a, v, s) for a in archs for s in SEEDS for v in VARIANTS]
 
 
 def run_summary(folder: str | os.PathLike) -> dict[str, Any]:
@@ -208,7 +211,7 @@ def equal_time_budget(runs: Mapping[str, Mapping], arch: str, seed: int, clock: 
     return min(r["curve"][clock][-1] for r in runs.values() if r["arch"] == arch and r["seed"] == seed)
 
 
-def explain_runs(models_dir: str | os.PathLike | None = None, *, force: bool = False,
+def explain_runs(models_dir: str | os.PathLike | None = None, *, force: bool = False, archs: Sequence[str] = ARCHS,
                  log: Callable[[str], None] = print) -> list[Path]:
     """Explain every trained run on the first frame of each test molecule (rule gi); returns the files written."""
     import torch
@@ -221,7 +224,7 @@ def explain_runs(models_dir: str | os.PathLike | None = None, *, force: bool = F
     folder = Path(models_dir) if models_dir is not None else default_models_dir()
     torch.set_num_threads(1)
     structures, written = None, []
-    for arch, variant, seed in all_runs():
+    for arch, variant, seed in all_runs(archs):
         run = folder / run_name(arch, variant, seed)
         out = run / RELEVANCE_FILE
         if not (run / "model.pt").exists():
@@ -239,6 +242,7 @@ def explain_runs(models_dir: str | os.PathLike | None = None, *, force: bool = F
 
 
 def summarise_equal(models_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None, *,
+                    archs: Sequence[str] = ARCHS,
                     log: Callable[[str], None] = print) -> dict[str, Any]:
     """Write ``data/poly/equal.json`` (or ``out``) from the trained and explained runs; returns it."""
     from xailib.analysis import load_results as load_relevance
@@ -247,7 +251,7 @@ def summarise_equal(models_dir: str | os.PathLike | None = None, out: str | os.P
     start = time.perf_counter()
     folder = Path(models_dir) if models_dir is not None else default_models_dir()
     doc: dict[str, Any] = {"runs": {}}
-    for arch, variant, seed in all_runs():
+    for arch, variant, seed in all_runs(archs):
         name = run_name(arch, variant, seed)
         run = folder / name
         if not (run / "model.pt").exists() or not (run / RELEVANCE_FILE).exists():
@@ -268,7 +272,7 @@ def summarise_equal(models_dir: str | os.PathLike | None = None, out: str | os.P
     doc["meta"] = provenance(wall_s=time.perf_counter() - start, long_range=LONG_RANGE, pair_bins=PAIR_BINS.tolist(),
                              tail_window=list(TAIL_WINDOW), rule="gi", frames_per_molecule=1,
                              filter_grid=FILTER_GRID.tolist(),
-                             configs="configs/poly/equal/")
+                             configs="configs/poly/equal/", archs=list(archs))
     path = Path(out) if out is not None else data_dir() / EQUAL_FILE
     save_json(path, doc)
     log(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
