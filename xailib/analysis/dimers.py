@@ -10,7 +10,8 @@ GFN2-xTB (electrostatics and dispersion, small at 15 Angstrom), and its HOMO-LUM
 :func:`far_dimer` builds the dimer (B rigidly translated; the closest A-B distance is exactly the
 requested separation), :func:`random_pairs` draws disjoint pairs, :func:`split_relevance` runs a model
 once and splits its explanation into the walks inside A, inside B and between them (exactly 0 beyond the
-cutoff), :func:`model_dimer` and :func:`reference_dimer` give one pair's row, and :func:`dimer_table`
+cutoff), :func:`model_dimer` and :func:`reference_dimer` give one pair's row (:func:`free_atom_energy` turns its
+energies into atomisation energies), and :func:`dimer_table`
 the whole study, stored with :func:`save_dimer_table` / :func:`load_dimer_table`
 (``data/orbitals/nci-small-test-dimers.npz``, ``python -m xailib study dimers``).
 """
@@ -68,6 +69,12 @@ def far_dimer(a: Atoms, b: Atoms, separation: float = 15.0, direction: Sequence[
     dimer.info = {}
     dimer += moved
     return dimer
+
+
+def free_atom_energy(atoms: Atoms, atomrefs: Sequence[float] | np.ndarray) -> float:
+    """Sum of the free-atom energies of ``atoms`` (``atomrefs`` indexed by atomic number, e.g. the dataset's
+    ``metadata(...)["atomrefs"]["energy"]``): a total energy minus this is the atomisation energy."""
+    return float(np.asarray(atomrefs)[atoms.numbers].sum())
 
 
 def random_pairs(n_molecules: int, n_pairs: int, seed: int = 0) -> list[tuple[int, int]]:

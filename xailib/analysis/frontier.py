@@ -29,6 +29,20 @@ import numpy as np
 from scipy.stats import rankdata
 
 
+#: The frontier populations :func:`orbital_population` gives: the mean of HOMO and LUMO, and each alone.
+ORBITALS = ("frontier", "HOMO", "LUMO")
+
+
+def orbital_population(entry, orbital: str) -> np.ndarray:
+    """Population per atom of one of :data:`ORBITALS` from an entry with ``homo_pop`` and ``lumo_pop`` (e.g.
+    ``load_frontier_table().of(molecule)``): ``"frontier"`` is ``(homo_pop + lumo_pop) / 2``."""
+    if orbital == "frontier":
+        return (entry["homo_pop"] + entry["lumo_pop"]) / 2
+    if orbital in ("HOMO", "LUMO"):
+        return entry[f"{orbital.lower()}_pop"]
+    raise ValueError(f"orbital must be one of {ORBITALS}, got {orbital!r}")
+
+
 def frontier_atoms(population: Sequence[float] | np.ndarray, half: float = 0.5) -> np.ndarray:
     """Indices of the fewest atoms that carry at least ``half`` of the total (positive) population."""
     f = np.clip(np.asarray(population, dtype=float), 0.0, None)

@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from xailib.analysis.decay import decay_exponent
+from xailib.analysis.formats import format_summary
 from xailib.analysis.known_answer_stats import (
     WINDOW, abs_order_shares, fit_slope, load_known_answer, pair_type_means, pearson_r, ranking_agreement,
     separation_classes, truth,
@@ -176,10 +177,8 @@ def _triples_per_structure(t: dict) -> np.ndarray:
 
 
 def format_recovered(summary: dict, digits: int = 2) -> str:
-    """``"mean ± sd [low, high]"`` of a recovered number (``sd`` left out for one seed)."""
-    sd = summary.get("sd", float("nan"))
-    spread = f" ± {sd:.{digits}f}" if np.isfinite(sd) else ""
-    return f"{summary['mean']:.{digits}f}{spread} [{summary['low']:.{digits}f}, {summary['high']:.{digits}f}]"
+    """``"mean ± sd [low, high]"`` of a recovered number (``sd`` left out for one seed): :func:`format_summary`."""
+    return format_summary(summary, digits)
 
 
 def recovery_rows(records: list[dict], digits: int = 2) -> list[dict]:

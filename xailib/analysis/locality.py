@@ -1,9 +1,13 @@
-"""Locality of an explanation: how concentrated the relevance is on a few atoms."""
+"""Locality of an explanation: how concentrated the relevance is on a few atoms.
+
+:func:`locality` measures one relevance vector, :func:`locality_metrics` adds the excess of the top-k share
+over an even spread, and :func:`molecule_locality` computes both forms of a model's atom relevances
+(:func:`atom_relevance_parts`: complete and walk part) for one structure per molecule and their metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -30,6 +34,50 @@ def locality(atom_relevance: Sequence[float] | np.ndarray, *, k: int = 3) -> dic
     entropy = float(-np.sum(p[p > 0] * np.log(p[p > 0])))
     norm = entropy / np.log(len(r)) if len(r) > 1 else 0.0
     return {"top_k_share": float(np.sort(p)[::-1][:k].sum()), "entropy": entropy, "normalised_entropy": float(norm)}
+
+
+def locality_metrics(atom_relevance: Sequence[float] | np.ndarray, *, k: int = 3) -> dict[str, float]:
+    """:func:`locality` plus ``top{k}_excess``: the top-``k`` share minus ``k / N``, its value for relevance
+    spread evenly over the ``N`` atoms (0 for an even spread)."""
+    metrics = locality(atom_relevance, k=k)
+    metrics[f"top{k}_excess"] = metrics["top_k_share"] - k / len(atom_relevance)
+    return metrics
+
+
+class MoleculeLocality(NamedTuple):
+    """Result of :func:`molecule_locality`."""
+
+    #: ``(rule, form, metric) -> {molecule: value}``, metrics of :func:`locality_metrics`.
+    values: dict
+    #: ``(rule, form, molecule) -> atom relevances``.
+    relevances: dict
+    #: Largest ``|sum of complete atom relevances - expected total|`` (0 without ``check``).
+    max_sum_deviation: float
+
+
+def molecule_locality(model: nn.Module, structures: Sequence, molecules: Sequence[str], rules: Mapping[str, str], *,
+                      k: int = 3, check: Mapping[str, Sequence[float]] | None = None) -> MoleculeLocality:
+    """Locality of one model's atom relevances, one structure per molecule, per rule and form.
+
+    For every rule (``rules``: rule -> composite, as in :func:`atom_relevance_parts`) and structure, the
+    atom relevances in two forms, ``"complete"`` (walks + bias) and ``"walks"``, and their
+    :func:`locality_metrics`. ``check`` (rule -> expected total per structure, e.g. the rule output) also
+    measures how far the complete relevances miss their total.
+    """
+    if len(structures) != len(molecules):
+        raise ValueError(f"{len(structures)} structures for {len(molecules)} molecules")
+    values, rels, dev = {}, {}, 0.0
+    for rule, composite in rules.items():
+        for i, (atoms, mol) in enumerate(zip(structures, molecules)):
+            parts = atom_relevance_parts(model, atoms, rule=rule, composite=composite)
+            complete = parts["walks"] + parts["bias"]
+            if check is not None:
+                dev = max(dev, abs(complete.sum() - check[rule][i]))
+            for form, rel in (("complete", complete), ("walks", parts["walks"])):
+                rels[rule, form, mol] = rel
+                for metric, v in locality_metrics(rel, k=k).items():
+                    values.setdefault((rule, form, metric), {})[mol] = v
+    return MoleculeLocality(values, rels, dev)
 
 
 def atom_relevance_parts(model: nn.Module, atoms, *, rule: str = "gi", gamma: float = 0.1, target: str | None = None,

@@ -30,7 +30,8 @@ import numpy as np
 from xailib.analysis.runs import RelevanceResults
 from xailib.analysis.stats import element_pair_table, molecule_bootstrap, order_table, seed_summary
 
-__all__ = ["common_structures", "seed_molecule_summary", "pair_strengths", "order_shares", "ranked", "as_pair_dict"]
+__all__ = ["common_structures", "seed_molecule_summary", "pair_strengths", "order_shares", "ranked", "seed_rankings",
+           "as_pair_dict"]
 
 #: Fewer molecules than this and a quantity is flagged (and left out of rankings).
 MIN_MOLECULES = 5
@@ -212,6 +213,14 @@ def ranked(rows: Iterable[dict], key: str = "mean", *, descending: bool = False,
     out. ``by_magnitude`` sorts by ``|key|``; rows whose ``key`` is ``nan`` are left out too."""
     keep = [r for r in rows if not r["flagged"] and np.isfinite(r[key])]
     return sorted(keep, key=lambda r: abs(r[key]) if by_magnitude else r[key], reverse=descending)
+
+
+def seed_rankings(rows: Sequence[dict], k: int | None = None) -> list[list[dict]]:
+    """Per seed, ``rows`` (with ``per_seed`` estimates, e.g. from :func:`ranked`) sorted by that seed's
+    estimate, ascending (ties keep the order of ``rows``), the first ``k`` of them (all for ``None``)."""
+    if not rows:
+        return []
+    return [sorted(rows, key=lambda r: r["per_seed"][s])[:k] for s in range(rows[0]["n_seeds"])]
 
 
 def as_pair_dict(rows: Iterable[dict], *, include_flagged: bool = False) -> dict[tuple[str, str], dict]:

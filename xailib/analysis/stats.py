@@ -24,8 +24,8 @@ from ase.data import chemical_symbols
 
 from xailib.analysis.runs import RelevanceResults
 
-__all__ = ["Interval", "molecule_bootstrap", "molecule_means", "element_pair_table", "order_table",
-           "conservation_table", "seed_summary", "ORDER_KEYS"]
+__all__ = ["Interval", "molecule_bootstrap", "molecule_means", "per_molecule", "molecule_sizes", "element_pair_table",
+           "order_table", "conservation_table", "seed_summary", "ORDER_KEYS"]
 
 #: Column suffixes of the many-body orders in :func:`order_table` (``max_order`` 3): orders and the remainder.
 ORDER_KEYS = ("1", "2", "3", "higher")
@@ -180,6 +180,16 @@ def molecule_means(values: Iterable[float] | np.ndarray, molecules: Iterable | n
     if v.shape != inv.shape:
         raise ValueError("values and molecules must have the same length")
     return uniq, np.bincount(inv, weights=v, minlength=len(uniq)) / np.bincount(inv, minlength=len(uniq))
+
+
+def per_molecule(values: Iterable[float] | np.ndarray, res: RelevanceResults) -> dict:
+    """``{molecule id: mean of values over its structures}`` for one value per structure of ``res``."""
+    return dict(zip(*molecule_means(values, res.molecule_ids())))
+
+
+def molecule_sizes(res: RelevanceResults) -> np.ndarray:
+    """Number of atoms of each molecule of ``res`` (frames averaged), in the order of :func:`molecule_means`."""
+    return molecule_means(np.diff(res.offsets), res.molecule_ids())[1]
 
 
 def _molecule_index(res: RelevanceResults) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -60,6 +60,13 @@ def first_frames(molecule_ids: Sequence[str], per_molecule: int) -> list[int]:
     return keep
 
 
+def structure_rows(res: RelevanceResults, structures: Sequence) -> list[int]:
+    """For each structure of ``res``, its index in ``structures`` (ASE atoms, e.g. ``frames(dataset,
+    split="test")``), matched by identical coordinates. Raises ``KeyError`` for a structure not among them."""
+    row_of = {a.positions.tobytes(): i for i, a in enumerate(structures)}
+    return [row_of[res.positions[res.offsets[k]:res.offsets[k + 1]].tobytes()] for k in range(len(res))]
+
+
 def explain_on_test_split(model_dir: str | os.PathLike, out: str | os.PathLike, *, dataset: str = DATASET,
                           rule: str = "gi", gamma: float = 0.1, composite: str = "features",
                           structures: Sequence | None = None, progress: bool = False,
