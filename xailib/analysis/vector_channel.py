@@ -23,9 +23,8 @@ import torch
 from torch import nn
 
 from xailib.lrp import rules
-from xailib.lrp.adapters import (atomwise_head, build_steps, check_structure, float64_copy, model_inputs,
-                                 model_output, representation_name)
-from xailib.lrp.engine import input_gradient
+from xailib.lrp.adapters import build_steps
+from xailib.lrp.engine import checked_float64, input_gradient
 
 #: Keys of :func:`vector_channel_parts` that are per-structure scalars.
 SCALARS = ("output", "scalar", "vector", "scalar_abs", "vector_abs")
@@ -59,13 +58,8 @@ def vector_channel_parts(model: nn.Module, atoms, *, rule: str = "gi", gamma: fl
         ``vector_abs`` (``sum_a |S_a|``, ``sum_a |V_a|``), and the per-atom arrays ``scalar_atoms``,
         ``vector_atoms``. ``S + V`` is gradient x input of the full model under the rule.
     """
-    rules.check_rule(rule, gamma)
-    representation_name(model)
-    check_structure(model, atoms)
-    model64 = float64_copy(model)
-    key = atomwise_head(model64, target).output_key
-    inputs = model_inputs(model64, atoms)
-    output = model_output(model64, inputs, key)
+    model64, key, inputs, output = checked_float64(model, atoms, rule=rule, gamma=gamma, target=target,
+                                                   composite=composite)
     with rules.applied(model64, rule, gamma=gamma, composite=composite):
         st = build_steps(model64, atoms, key, inputs=inputs)
         h0 = st.h0

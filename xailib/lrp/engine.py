@@ -35,6 +35,16 @@ def prepared(model: nn.Module, atoms, *, rule: str, gamma: float, target: str | 
     architecture and the structure (:func:`xailib.lrp.adapters.check_structure`:
     ``MalformedStructureError``, ``UnsupportedElementError``).
     """
+    model64, key, inputs, output = checked_float64(model, atoms, rule=rule, gamma=gamma, target=target,
+                                                   composite=composite)
+    with rules.applied(model64, rule, gamma=gamma, composite=composite):
+        yield build_steps(model64, atoms, key, inputs=inputs), output
+
+
+def checked_float64(model: nn.Module, atoms, *, rule: str, gamma: float, target: str | None,
+                    composite: str = "features") -> tuple[nn.Module, str, dict[str, torch.Tensor], float]:
+    """Check the rule, composite, architecture and structure before any work; then the float64 copy of
+    ``model``, the explained head's output key, the model inputs for ``atoms`` and the plain output."""
     rules.check_rule(rule, gamma)
     check_composite(composite)
     representation_name(model)
@@ -42,9 +52,7 @@ def prepared(model: nn.Module, atoms, *, rule: str, gamma: float, target: str | 
     model64 = float64_copy(model)
     key = atomwise_head(model64, target).output_key
     inputs = model_inputs(model64, atoms)
-    output = model_output(model64, inputs, key)
-    with rules.applied(model64, rule, gamma=gamma, composite=composite):
-        yield build_steps(model64, atoms, key, inputs=inputs), output
+    return model64, key, inputs, model_output(model64, inputs, key)
 
 
 def _chunk(n_atoms: int, width: int) -> int:
