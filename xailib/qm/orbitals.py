@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.units import Bohr, Hartree
+from ase.units import Hartree
 
 from xailib.base.errors import MalformedStructureError
 from xailib.base.io import load_npz, provenance, save_npz
 from xailib.base.paths import data_dir
-from xailib.qm.xtb import LEVEL_OF_THEORY, XTBCalculationError, XTBSettings, validate_atoms
+from xailib.qm.xtb import LEVEL_OF_THEORY, XTBCalculationError, XTBSettings, validate_atoms, xtb_calculator
 
 #: The cached table of the study, relative to the data folder, and the command that writes it.
 FRONTIER_FILE = "orbitals/nci-small-test-frontier.npz"
@@ -85,15 +85,8 @@ def orbital_populations(atoms: Atoms, settings: XTBSettings = XTBSettings()) -> 
         raise MalformedStructureError(
             f"{atoms.get_chemical_formula()} with charge {settings.charge} and uhf {settings.uhf} is open-shell; "
             "frontier populations need a closed-shell molecule: fix the charge")
-    from ase.units import kB
-    from tblite.interface import Calculator
-
+    calc = xtb_calculator(atoms, settings, save_integrals=True)
     try:
-        calc = Calculator(settings.method, np.asarray(atoms.numbers), atoms.positions / Bohr,
-                          settings.charge, settings.uhf)
-        for key, value in (("verbosity", 0), ("accuracy", settings.accuracy), ("max-iter", settings.max_iter),
-                           ("temperature", settings.electronic_temperature * kB / Hartree), ("save-integrals", 1)):
-            calc.set(key, value)
         atom_of = np.asarray(calc.get("shell-map"))[np.asarray(calc.get("orbital-map"))]
         res = calc.singlepoint()
         coeff, overlap = np.asarray(res.get("orbital-coefficients")), np.asarray(res.get("overlap-matrix"))

@@ -72,9 +72,9 @@ class XTBSettings:
     max_iter: int = 250
 
 
-def _singlepoint(atoms: Atoms, settings: XTBSettings, elements: set[int] | None = None):
-    """Validated tblite single point; returns tblite's ``Result``."""
-    validate_atoms(atoms, elements)
+def xtb_calculator(atoms: Atoms, settings: XTBSettings, *, save_integrals: bool = False):
+    """A tblite ``Calculator`` for ``atoms`` with ``settings`` applied (not yet run); ``save_integrals`` keeps
+    the overlap matrix in its result. tblite's errors become :class:`XTBCalculationError`."""
     from ase.units import kB
     from tblite.interface import Calculator
 
@@ -85,6 +85,19 @@ def _singlepoint(atoms: Atoms, settings: XTBSettings, elements: set[int] | None 
         calc.set("accuracy", settings.accuracy)
         calc.set("max-iter", settings.max_iter)
         calc.set("temperature", settings.electronic_temperature * kB / Hartree)
+        if save_integrals:
+            calc.set("save-integrals", 1)
+        return calc
+    except Exception as exc:  # tblite raises its own RuntimeError subclasses
+        raise XTBCalculationError(
+            f"tblite {settings.method} failed for {atoms.get_chemical_formula()}: {exc}") from exc
+
+
+def _singlepoint(atoms: Atoms, settings: XTBSettings, elements: set[int] | None = None):
+    """Validated tblite single point; returns tblite's ``Result``."""
+    validate_atoms(atoms, elements)
+    calc = xtb_calculator(atoms, settings)
+    try:
         return calc.singlepoint()
     except Exception as exc:  # tblite raises its own RuntimeError subclasses
         raise XTBCalculationError(
