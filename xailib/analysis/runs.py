@@ -218,17 +218,32 @@ def _explainer_module(model: torch.nn.Module, options: dict):
     from xailib.lrp import nbody_relevances
 
     class ExplainModule(pl.LightningModule):
-        """Wraps a potential; ``predict_step`` returns the n-body relevances of each structure."""
+        """Wraps a potential; ``predict_step`` returns ``(dataset index, n-body relevances)`` per structure."""
 
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
-        def predict_step(self, batch: list[Atoms], batch_idx: int):
+        def predict_step(self, batch: list[tuple[int, Atoms]], batch_idx: int):
             with torch.inference_mode(False), torch.enable_grad():
-                return [nbody_relevances(self.model, atoms, **options) for atoms in batch]
+                return [(k, nbody_relevances(self.model, atoms, **options)) for k, atoms in batch]
 
     return ExplainModule()
+
+
+def _gathered(pairs: list, n: int, world_size: int) -> list:
+    """The explanations of all processes in dataset order (a distributed sampler pads with repeats)."""
+    if world_size > 1:
+        import torch.distributed as dist
+
+        parts: list = [None] * world_size
+        dist.all_gather_object(parts, pairs)
+        pairs = [p for part in parts for p in part]
+    by_index = dict(pairs)
+    missing = sorted(set(range(n)) - set(by_index))
+    if missing:
+        raise RuntimeError(f"structures {missing[:5]} were not explained by any process")
+    return [by_index[k] for k in range(n)]
 
 
 def explain_dataset(
@@ -259,7 +274,13 @@ def explain_dataset(
     out
         If given, the results are written there (``.npz``) with the settings as metadata.
     accelerator, devices, strategy
-        Passed to the Lightning ``Trainer``.
+        Passed to the Lightning ``Trainer``. Several processes (``strategy="ddp", devices=K``) each explain
+        a share of the structures; every process then returns all results in dataset order (identical to
+        one process), and only rank 0 writes ``out``. The engine computes in float64 on the CPU whatever
+        the accelerator, so processes are the unit of parallelism (one per core or socket; on a cluster,
+        ``num_nodes`` through a Lightning cluster environment).
+        With ``strategy="ddp"`` Lightning starts the other processes by running the calling script again,
+        so call it from a script (``if __name__ == "__main__":``), not from a notebook.
 
     Raises
     ------
@@ -295,17 +316,17 @@ def explain_dataset(
         except (MalformedStructureError, UnsupportedElementError) as err:
             raise type(err)(f"dataset item {k} ({atoms.get_chemical_formula()}): {err}") from err
     options = dict(max_order=max_order, rule=rule, gamma=gamma, composite=composite, target=target)
-    loader = DataLoader(structures, batch_size=1, shuffle=False, collate_fn=list)
+    loader = DataLoader(list(enumerate(structures)), batch_size=1, shuffle=False, collate_fn=list)
     trainer = pl.Trainer(
         accelerator=accelerator, devices=devices, strategy=strategy, logger=False, enable_checkpointing=False,
         enable_model_summary=False, enable_progress_bar=progress, inference_mode=False,
     )
     batches = trainer.predict(_explainer_module(model, options), dataloaders=loader)
-    explanations = [e for batch in batches for e in batch]
+    explanations = _gathered([p for batch in batches for p in batch], len(structures), trainer.world_size)
     meta = {"max_order": max_order, "rule": rule, "gamma": float(gamma), "composite": composite,
             "target": explanations[0].target, "n_structures": len(explanations)}
     results = _collect(explanations, meta)
-    if out is not None:
+    if out is not None and trainer.is_global_zero:
         save_results(results, out)
     return results
 

@@ -5,7 +5,7 @@ A potential with ``T`` interaction blocks is seen as ``h0 = embed(Z)``, ``h_t = 
 directions) are computed once by the ordinary forward and enter every step as constants: they carry
 no relevance. The steps use the model's own layers (``in2f``, ``f2out``, context networks,
 ``mu_channel_mix``) and restate schnetpack's forward around them: the message sum
-``scatter_add(x[idx_j] * W_ij, idx_i)`` becomes a product with a dense filter tensor, and each step
+``scatter_add(x[idx_j] * W_ij, idx_i)`` runs on coalesced per-pair filters (:class:`~xailib.lrp.linear.EdgeFilters`), and each step
 also gives its Jacobian in factored form (:mod:`xailib.lrp.linear`). Tests check that the steps
 reproduce the model's output.
 
@@ -39,7 +39,7 @@ from torch import nn
 
 from xailib.base.errors import XailibError
 from xailib.base.structures import validate_structure
-from xailib.lrp.linear import LinearStep, linear_or_row_jacobians, message, row_jacobians
+from xailib.lrp.linear import EdgeFilters, LinearStep, linear_or_row_jacobians, row_jacobians
 
 Step = Callable[[torch.Tensor], torch.Tensor]
 Linearizer = Callable[[torch.Tensor], LinearStep]
@@ -253,17 +253,6 @@ def _embed(rep: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
     return x.detach()
 
 
-def dense_filters(w_ij: torch.Tensor, idx_i: torch.Tensor, idx_j: torch.Tensor, n: int) -> torch.Tensor:
-    """Edge filters as a dense ``(F, N, N)`` tensor, ``C[f, i, j] = sum of W_e[f] over edges j -> i``.
-
-    schnetpack's message sum ``scatter_add(x[idx_j] * W, idx_i)`` equals :func:`message` with it; the
-    dense form runs as one batched matrix product for a whole batch of tangents.
-    """
-    dense = torch.zeros((n, n, w_ij.shape[-1]), dtype=w_ij.dtype)
-    dense.index_put_((idx_i, idx_j), w_ij, accumulate=True)
-    return dense.permute(2, 0, 1).contiguous()
-
-
 def _schnet_steps(rep: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[list[Step], list[Linearizer]]:
     """``F_t(h) = h + f2out(message(C_t, in2f(h)))``, i.e. ``h + SchNetInteraction_t(h)``."""
     from schnetpack import properties
@@ -275,13 +264,13 @@ def _schnet_steps(rep: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[list
     steps, linearizers = [], []
     for inter in rep.interactions:
         with torch.no_grad():
-            c = dense_filters(inter.filter_network(f_ij) * rcut_ij[:, None], idx_i, idx_j, n)
+            c = EdgeFilters.from_edges(inter.filter_network(f_ij) * rcut_ij[:, None], idx_i, idx_j, n)
 
         def step(h: torch.Tensor, inter=inter, c=c) -> torch.Tensor:
-            return h + inter.f2out(message(c, inter.in2f(h)))
+            return h + inter.f2out(c.message(inter.in2f(h)))
 
         def linearize(h: torch.Tensor, inter=inter, c=c) -> LinearStep:
-            m = message(c, inter.in2f(h))
+            m = c.message(inter.in2f(h))
             return LinearStep(c, linear_or_row_jacobians(inter.in2f, h), post=row_jacobians(inter.f2out, m))
 
         steps.append(step)
@@ -312,7 +301,7 @@ def _painn_steps(rep: nn.Module, inputs: dict[str, torch.Tensor],
         with torch.no_grad():
             q, mu_mid = inter(q, mu, filter_list[t], dir_ij, idx_i, idx_j, n)
             q, mu = mix(q, mu_mid)
-            c = dense_filters(filter_list[t][:, 0, :width], idx_i, idx_j, n)  # the dq part of the filter
+            c = EdgeFilters.from_edges(filter_list[t][:, 0, :width], idx_i, idx_j, n)  # the dq part of the filter
             mu_v, mu_w = torch.split(mix.mu_channel_mix(mu_mid), width, dim=-1)
             mu_vn = torch.sqrt(torch.sum(mu_v**2, dim=-2) + mix.epsilon)  # (N, d), as in PaiNNMixing
             vw = torch.sum(mu_v * mu_w, dim=-2)
@@ -326,10 +315,10 @@ def _painn_steps(rep: nn.Module, inputs: dict[str, torch.Tensor],
             return q1 + dq_intra + dqmu_intra * vw  # PaiNNMixing, scalar channel
 
         def step(h: torch.Tensor, context=context, mixing=mixing, c=c, vn=mu_vn, vw=vw) -> torch.Tensor:
-            return mixing(h + message(c, context(h)), vn, vw)
+            return mixing(h + c.message(context(h)), vn, vw)
 
         def linearize(h: torch.Tensor, context=context, mixing=mixing, c=c, vn=mu_vn, vw=vw) -> LinearStep:
-            q1 = h + message(c, context(h))
+            q1 = h + c.message(context(h))
             return LinearStep(c, row_jacobians(context, h), mix=row_jacobians(lambda q: mixing(q, vn, vw), q1))
 
         steps.append(step)

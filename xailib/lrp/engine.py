@@ -26,17 +26,20 @@ CHUNK_BYTES = 32 * 2**20
 
 @contextlib.contextmanager
 def prepared(model: nn.Module, atoms, *, rule: str, gamma: float, target: str | None,
-             composite: str = "features") -> Iterator[tuple[ModelSteps, float]]:
+             composite: str = "features", check=None) -> Iterator[tuple[ModelSteps, float]]:
     """Float64 copy of ``model`` under ``rule``; yields its steps for ``atoms`` and the plain output.
 
     The steps (filters and, for PaiNN, the vector channel included) are built inside the rule context,
     so ``composite`` (:mod:`xailib.lrp.composites`) decides whether the edge filter networks run the
     rule-modified forward. Everything is checked before any work: the rule, the composite, the
     architecture and the structure (:func:`xailib.lrp.adapters.check_structure`:
-    ``MalformedStructureError``, ``UnsupportedElementError``).
+    ``MalformedStructureError``, ``UnsupportedElementError``), then ``check(model64, inputs)`` if given
+    (e.g. the memory guard), before the steps are built.
     """
     model64, key, inputs, output = checked_float64(model, atoms, rule=rule, gamma=gamma, target=target,
                                                    composite=composite)
+    if check is not None:
+        check(model64, inputs)
     with rules.applied(model64, rule, gamma=gamma, composite=composite):
         yield build_steps(model64, atoms, key, inputs=inputs), output
 

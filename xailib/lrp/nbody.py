@@ -35,6 +35,7 @@ from tqdm import tqdm
 from xailib.lrp.adapters import ModelSteps
 from xailib.lrp.bias import bias_atom_terms
 from xailib.lrp.engine import CHUNK_BYTES, head_gradient, input_gradient, prepared
+from xailib.lrp.memory import check_memory, estimate_nbody_memory, parse_limit
 
 Subset = tuple[int, ...]
 
@@ -174,9 +175,30 @@ def _components(subset: Subset, adjacency: np.ndarray) -> list[Subset]:
     return parts
 
 
-def subgraph_relevances(st: ModelSteps, subsets: list[Subset]) -> tuple[np.ndarray, np.ndarray]:
+#: How ``R_sub`` is computed: restricted passes on the rows of each set (default), or masked passes of
+#: the whole model (the reference).
+METHODS = ("restricted", "masked")
+
+
+def subgraph_relevances(st: ModelSteps, subsets: list[Subset], method: str = "restricted",
+                        budget: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``R_sub(S)`` for each set, walks and bias terms apart: the relevance of all walks (and all bias
     suffixes and head constants) that stay inside ``S``.
+
+    ``method="restricted"`` (:func:`xailib.lrp.restricted.restricted_relevances`, work buffers within
+    ``budget`` bytes) or ``"masked"`` (:func:`masked_subgraph_relevances`, the reference).
+    """
+    if method == "restricted":
+        from xailib.lrp.restricted import RESTRICTED_CHUNK_BYTES, restricted_relevances
+
+        return restricted_relevances(st, subsets, budget=budget or RESTRICTED_CHUNK_BYTES)
+    if method == "masked":
+        return masked_subgraph_relevances(st, subsets)
+    raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def masked_subgraph_relevances(st: ModelSteps, subsets: list[Subset]) -> tuple[np.ndarray, np.ndarray]:
+    """``R_sub(S)`` by masked passes of the whole model (the reference for the restricted passes).
 
     One batched masked backward pass: ``p_T = g * m``, ``p_{t-1} = (J_t^T p_t) * m``; walks give
     ``h0 . p_0``, bias terms ``sum_t k_t . p_t + sum_(a in S) k_head[a]``; the same numbers as the forward
@@ -218,24 +240,78 @@ def moebius(rsub: dict[Subset, float], subsets: list[Subset], adjacency: np.ndar
     return terms
 
 
+def moebius_arrays(values: np.ndarray, subsets: list[Subset], n_atoms: int) -> dict[Subset, float]:
+    """:func:`moebius` for sets of 1..3 atoms, vectorised (every connected set listed, as from
+    :func:`connected_subsets`): ``R_exact(ij) = R_sub(ij) - R_sub(i) - R_sub(j)`` and
+    ``R_exact(ijl) = R_sub(ijl) - R_sub(ij) - R_sub(il) - R_sub(jl) + R_sub(i) + R_sub(j) + R_sub(l)``,
+    where ``R_sub`` of a disconnected pair is the sum of its atoms'."""
+    sizes = np.array([len(s) for s in subsets])
+    if sizes.max(initial=1) > 3:
+        raise ValueError("moebius_arrays handles sets of at most 3 atoms; use moebius")
+    single = np.zeros(n_atoms)
+    ones = np.flatnonzero(sizes == 1)
+    single[[subsets[p][0] for p in ones]] = values[ones]
+    exact = values.astype(np.float64).copy()
+    twos, threes = np.flatnonzero(sizes == 2), np.flatnonzero(sizes == 3)
+    pair_idx = np.array([subsets[p] for p in twos], dtype=np.int64).reshape(-1, 2)
+    pair_keys = pair_idx[:, 0] * n_atoms + pair_idx[:, 1]  # sorted sets, so i < j
+    order = np.argsort(pair_keys)
+    pair_keys, pair_values = pair_keys[order], values[twos][order]
+    exact[twos] -= single[pair_idx].sum(axis=1)
+
+    def pair_sub(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        keys = i * n_atoms + j
+        pos = np.searchsorted(pair_keys, keys).clip(max=max(len(pair_keys) - 1, 0))
+        found = pair_keys[pos] == keys if len(pair_keys) else np.zeros(len(keys), dtype=bool)
+        return np.where(found, pair_values[pos] if len(pair_keys) else 0.0, single[i] + single[j])
+
+    if len(threes):
+        t = np.array([subsets[p] for p in threes], dtype=np.int64)
+        exact[threes] -= (pair_sub(t[:, 0], t[:, 1]) + pair_sub(t[:, 0], t[:, 2]) + pair_sub(t[:, 1], t[:, 2])
+                          - single[t].sum(axis=1))
+    return dict(zip(subsets, exact.tolist()))
+
+
 def nbody_relevances(model: nn.Module, atoms, *, max_order: int = 3, rule: str = "gi",
-                     gamma: float = 0.1, target: str | None = None, composite: str = "features") -> NBodyRelevances:
+                     gamma: float = 0.1, target: str | None = None, composite: str = "features",
+                     method: str = "restricted", memory_limit: int | float | str | None = None) -> NBodyRelevances:
     """Exact 1- to ``max_order``-body relevances (walk and bias terms) and the higher-order remainders.
 
     Computed by subgraph passes and Moebius inversion (module docstring), never by enumerating
     walks, so it works for deep models (e.g. 6 interactions). Same arguments as
     :func:`xailib.lrp.walk_relevances`; the explained output is before schnetpack post-processing.
+    ``method``: ``"restricted"`` passes on the rows of each set (:mod:`xailib.lrp.restricted`) or
+    ``"masked"`` passes of the whole model (the slower reference); both give the same terms.
+
+    The memory the computation needs is estimated before any work (:mod:`xailib.lrp.memory`);
+    ``memory_limit`` (bytes, or a size such as ``"8GB"``; default 80 % of the memory available now)
+    caps it: the restricted passes run in chunks that stay under it, and a computation whose fixed part
+    does not fit raises :class:`~xailib.lrp.memory.MemoryLimitError` before any work.
     """
-    if not isinstance(max_order, int) or max_order < 1:
+    if isinstance(max_order, bool) or not isinstance(max_order, int) or max_order < 1:
         raise ValueError(f"max_order must be a positive integer, got {max_order!r}")
-    with prepared(model, atoms, rule=rule, gamma=gamma, target=target, composite=composite) as (st, output):
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    parse_limit(memory_limit)  # a malformed limit fails here, before any work
+    budget: dict[str, int] = {}
+
+    def guard(model64: nn.Module, inputs: dict) -> None:
+        estimate = estimate_nbody_memory(model64, atoms, max_order=max_order, method=method, inputs=inputs)
+        budget["bytes"] = check_memory(estimate, memory_limit)
+
+    with prepared(model, atoms, rule=rule, gamma=gamma, target=target, composite=composite,
+                  check=guard) as (st, output):
         subsets = connected_subsets(st.adjacency, max_order)
-        walk_sub, bias_sub = subgraph_relevances(st, subsets)
+        walk_sub, bias_sub = subgraph_relevances(st, subsets, method, budget=budget["bytes"])
         total = float((st.h0 * input_gradient(st)).sum())
         bias_total = float(bias_atom_terms(st).sum())
         rule_output = float(st.forward())
-    terms = moebius(dict(zip(subsets, walk_sub.tolist())), subsets, st.adjacency)
-    bias_terms = moebius(dict(zip(subsets, bias_sub.tolist())), subsets, st.adjacency)
+    if max_order <= 3:
+        terms = moebius_arrays(walk_sub, subsets, st.n_atoms)
+        bias_terms = moebius_arrays(bias_sub, subsets, st.n_atoms)
+    else:
+        terms = moebius(dict(zip(subsets, walk_sub.tolist())), subsets, st.adjacency)
+        bias_terms = moebius(dict(zip(subsets, bias_sub.tolist())), subsets, st.adjacency)
     return NBodyRelevances(terms, total - float(sum(terms.values())), total, output, atoms.copy(), max_order,
                            rule, float(gamma), st.target, bias_terms, bias_total - float(sum(bias_terms.values())),
                            bias_total, rule_output, composite)
