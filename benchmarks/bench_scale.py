@@ -58,7 +58,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def pass_time(model, atoms, repeat: int = 5) -> float:
+def pass_time(model, atoms, repeat: int = 30) -> float:
     """Best time of one forward+backward pass (energy and forces) of ``model`` on ``atoms``."""
     import torch
     from schnetpack.interfaces import AtomsConverter
@@ -67,6 +67,8 @@ def pass_time(model, atoms, repeat: int = 5) -> float:
     converter = AtomsConverter(neighbor_list=ASENeighborList(cutoff=5.0), dtype=torch.float32)
     inputs = converter(atoms)
     best = float("inf")
+    for _ in range(3):  # warm-up
+        model({k: v.clone() for k, v in inputs.items()})["forces"].sum().item()
     for _ in range(repeat):
         batch = {k: v.clone() for k, v in inputs.items()}
         t0 = time.perf_counter()

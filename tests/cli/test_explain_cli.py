@@ -91,3 +91,15 @@ def test_explain_unknown_composite_is_a_usage_error(files, capsys):
     err = capsys.readouterr().err
     assert "--composite" in err and "'features', 'reference'" in err
     assert tuple(lrp.COMPOSITES) == ("features", "reference")  # the CLI's choices are the library's
+
+
+def test_explain_memory_limit_refuses_before_work_with_one_line(files, capsys):
+    _, _, tmp = files
+    args = ["explain", "--model", str(tmp / "model.pt"), "--structure", str(tmp / "ethanol.xyz"), "--trust"]
+    assert main(args + ["--memory-limit", "10KB", "--out", str(tmp / "x.npz")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "more than the stated limit" in err and "\n" not in err
+    assert not (tmp / "x.npz").exists()
+    assert main(args + ["--memory-limit", "lots"]) == 2
+    assert "--memory-limit" in capsys.readouterr().err
+    assert main(args + ["--memory-limit", "4GB", "--top", "2"]) == 0

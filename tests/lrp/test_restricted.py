@@ -132,3 +132,15 @@ def test_memory_guard_refuses_before_any_work_and_chunks_under_a_tight_limit(mon
         with pytest.raises(memory.MemoryLimitError):
             lrp.nbody_relevances(model, atoms, memory_limit=bad)
     assert memory.parse_limit("1.5 GB") == 1_500_000_000 and memory.parse_limit(2048) == 2048
+
+
+def test_vectorised_connected_sets_equal_the_set_expansion():
+    """Up to 3 atoms the sets are found by centre atoms (vectorised); the 4-atom call still expands sets
+    one atom at a time, so its sets of up to 3 atoms are an independent reference, order included."""
+    rng = np.random.default_rng(5)
+    adj = rng.random((25, 25)) < 0.25
+    adj = adj | adj.T
+    np.fill_diagonal(adj, True)
+    expanded = [s for s in connected_subsets(adj, 4) if len(s) <= 3]
+    assert connected_subsets(adj, 3) == expanded
+    assert connected_subsets(adj, 2) == [s for s in expanded if len(s) <= 2]

@@ -188,6 +188,26 @@ def test_partition_dataset_reproduces_the_committed_rows():
 
 
 @pytest.mark.slow
+def test_partition_cache_resumes_without_recomputing(tmp_path, monkeypatch):
+    """A run with a cache folder leaves one file per molecule; a second run reads them and computes nothing."""
+    import xailib.qm.partition as partition
+    from xailib.transfer import partition_dataset
+
+    rows = load_partition("nci-small")["frame"][:2]
+    first, _ = partition_dataset("nci-small", rows=rows, cache=tmp_path / "cache")
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(f"{r}.npz" for r in rows)
+
+    def no_scf(*args, **kwargs):
+        raise AssertionError("the cached molecule was computed again")
+
+    monkeypatch.setattr(partition, "run_scf", no_scf)
+    again, meta = partition_dataset("nci-small", rows=rows, cache=tmp_path / "cache")
+    assert meta["n_done"] == 2
+    for key in ("ao", "mo", "ao_relative", "mo_relative", "scf_energy", "seconds", "frame", "offsets"):
+        np.testing.assert_array_equal(again[key], first[key])
+
+
+@pytest.mark.slow
 def test_partition_timing_small_molecules():
     from xailib.transfer import partition_timing
 

@@ -93,9 +93,13 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", default=None, metavar="FILE.png",
                    help="draw the 2-body relevance map (xailib.viz.relevance_map) to a .png, .pdf or .svg file")
     p.add_argument("--trust", action="store_true", help="allow unpickling a full model file (trusted sources only)")
+    p.add_argument("--memory-limit", default=None, metavar="SIZE",
+                   help="refuse (before any work) an n-body computation estimated to need more, e.g. 8GB "
+                        "(default: 80%% of the memory available)")
 
     def run(args: argparse.Namespace) -> int:
         from xailib.base.structure_files import read_structure
+        from xailib.lrp.memory import MemoryLimitError, parse_limit
         from xailib.base.structures import validate_structure
         from xailib.lrp import explain
         from xailib.models import UntrustedModelError, load_model, model_dir
@@ -104,6 +108,10 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
         plot = output_path(args.plot, PLOT_SUFFIXES, "--plot")
         if plot is not None and args.max_order < 2:
             raise UsageError("--plot draws the 2-body terms; it needs --max-order 2 or more")
+        try:
+            parse_limit(args.memory_limit)
+        except MemoryLimitError as err:
+            raise UsageError(f"--memory-limit: {err}") from None
         with usage_check():  # the structure and the model path, before loading or computing
             atoms = read_structure(args.structure)
             validate_structure(atoms, method="explain", periodic=True)
@@ -114,7 +122,7 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
             raise UsageError(f"{model_path} is a pickled full model, and unpickling it can run arbitrary code; if "
                              "you trust its source, pass --trust (load_model(path, trust=True))") from err
         result = explain(model, atoms, rule=args.rule, gamma=args.gamma, target=args.target,
-                         max_order=args.max_order, composite=args.composite)
+                         max_order=args.max_order, composite=args.composite, memory_limit=args.memory_limit)
         print(result.summary(args.top))
         if out is not None:
             print(f"saved {result.save(out)}")

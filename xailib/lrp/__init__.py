@@ -6,8 +6,10 @@ walk_relevances(model, atoms, *, rule="gi", gamma=0.1, target=None, composite="f
     all walk relevances and bias suffixes, fast and exact (:mod:`xailib.lrp.walks`);
 walks_bruteforce(model, atoms, walks, *, rule="gi", gamma=0.1, target=None, composite="features")
     the per-walk masked reference;
-nbody_relevances(model, atoms, *, max_order=3, rule="gi", gamma=0.1, target=None, composite="features")
-    exact 1-, 2-, 3-body walk and bias terms and the higher-order remainders (:mod:`xailib.lrp.nbody`);
+nbody_relevances(model, atoms, *, max_order=3, rule="gi", gamma=0.1, target=None, composite="features",
+                 method="restricted", memory_limit=None)
+    exact 1-, 2-, 3-body walk and bias terms and the higher-order remainders (:mod:`xailib.lrp.nbody`),
+    from restricted passes (:mod:`xailib.lrp.restricted`) under a memory guard (:mod:`xailib.lrp.memory`);
 atom_relevances(model, atoms, *, rule="gi", gamma=0.1, target=None, composite="features", bias=True)
     relevance per atom (bias terms counted for the first atom of their suffix).
 
@@ -28,6 +30,7 @@ from xailib.lrp import bias, composites, rules
 from xailib.lrp.adapters import UnsupportedArchitectureError, UnsupportedOutputError
 from xailib.lrp.composites import COMPOSITES, UnknownCompositeError
 from xailib.lrp.explain import Explanation, ExplainError, explain
+from xailib.lrp.memory import MemoryLimitError
 from xailib.lrp.nbody import NBodyRelevances, nbody_from_walks, nbody_relevances
 from xailib.lrp.rules import RuleAlreadyAppliedError, RuleParameterError, UnknownRuleError
 from xailib.lrp.walks import (TooManyWalksError, WalkRelevances, atom_relevances, walk_relevances,
@@ -38,5 +41,5 @@ __all__ = [
     "walk_relevances", "walks_bruteforce", "nbody_relevances", "atom_relevances", "nbody_from_walks",
     "WalkRelevances", "NBodyRelevances", "explain", "Explanation", "rules", "composites", "UnsupportedArchitectureError", "UnsupportedOutputError",
     "UnknownRuleError", "RuleAlreadyAppliedError", "TooManyWalksError", "bias", "COMPOSITES",
-    "UnknownCompositeError",
+    "UnknownCompositeError", "MemoryLimitError",
 ]

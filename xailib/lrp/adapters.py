@@ -271,7 +271,7 @@ def _schnet_steps(rep: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[list
 
         def linearize(h: torch.Tensor, inter=inter, c=c) -> LinearStep:
             m = c.message(inter.in2f(h))
-            return LinearStep(c, linear_or_row_jacobians(inter.in2f, h), post=row_jacobians(inter.f2out, m))
+            return LinearStep(c, linear_or_row_jacobians(inter.in2f, h), post=linear_or_row_jacobians(inter.f2out, m))
 
         steps.append(step)
         linearizers.append(linearize)

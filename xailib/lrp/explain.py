@@ -127,9 +127,11 @@ class Explanation:
 
 
 def explain(model: nn.Module, atoms, *, rule: str = "gi", gamma: float = 0.1, target: str | None = None,
-            max_order: int = 3, composite: str = "features") -> Explanation:
+            max_order: int = 3, composite: str = "features", memory_limit=None) -> Explanation:
     """Walk relevances (if ``N^(T+1)`` is at most :data:`EXPLAIN_MAX_WALKS`) and exact n-body terms,
-    both with their bias terms, under ``rule`` on the layers of ``composite``.
+    both with their bias terms, under ``rule`` on the layers of ``composite``. ``memory_limit``: as in
+    :func:`xailib.lrp.nbody_relevances` (the n-body computation is refused before any work if it would
+    not fit).
 
     The rule, gamma, composite and ``max_order`` are checked before anything is computed.
 
@@ -144,8 +146,11 @@ def explain(model: nn.Module, atoms, *, rule: str = "gi", gamma: float = 0.1, ta
     """
     from xailib.lrp.adapters import float64_copy
 
+    from xailib.lrp.memory import parse_limit
+
     check_rule(rule, gamma)
     check_composite(composite)
+    parse_limit(memory_limit)
     if isinstance(max_order, bool) or not isinstance(max_order, (int, np.integer)) or max_order < 1:
         raise ExplainError(f"max_order must be a positive integer (1 = atoms, 2 = pairs, ...), got {max_order!r}")
     max_order = int(max_order)
@@ -153,6 +158,6 @@ def explain(model: nn.Module, atoms, *, rule: str = "gi", gamma: float = 0.1, ta
     n_steps = len(float64_copy(model).representation.interactions)
     affordable = len(atoms) ** (n_steps + 1) <= min(EXPLAIN_MAX_WALKS, MAX_WALKS)
     options = {"rule": rule, "gamma": gamma, "target": target, "composite": composite}
+    nb = nbody_relevances(model, atoms, max_order=max_order, memory_limit=memory_limit, **options)  # guard first
     walks = walk_relevances(model, atoms, **options) if affordable else None
-    nb = nbody_relevances(model, atoms, max_order=max_order, **options)
     return Explanation(walks, nb)

@@ -94,11 +94,20 @@ def row_jacobians(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -
 
 def linear_or_row_jacobians(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """:func:`row_jacobians` of ``module``; a plain linear layer (no activation, so no rule) is just its
-    weight matrix for every row."""
+    weight matrix for every row, and a ``Sequential`` is the product of its layers' row Jacobians
+    (chain rule; each layer carries its own rule), which saves the tangents of every later layer."""
     from torch import nn
 
     if isinstance(module, nn.Linear) and isinstance(getattr(module, "activation", nn.Identity()), nn.Identity):
         return module.weight.detach().expand(x.shape[0], *module.weight.shape)
+    if isinstance(module, nn.Sequential) and len(module) > 1:
+        jac = None
+        for layer in module:
+            step = linear_or_row_jacobians(layer, x)
+            jac = step if jac is None else torch.matmul(step, jac)
+            with torch.no_grad():
+                x = layer(x)
+        return jac.contiguous()
     return row_jacobians(module, x)
 
 

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from xailib.lrp.adapters import ModelSteps
 from xailib.lrp.bias import bias_atom_terms
 from xailib.lrp.engine import CHUNK_BYTES, head_gradient, input_gradient, prepared
-from xailib.lrp.memory import check_memory, estimate_nbody_memory, parse_limit
+from xailib.lrp.memory import MAX_PASS_BYTES, check_memory, estimate_nbody_memory, parse_limit
 
 Subset = tuple[int, ...]
 
@@ -150,7 +150,10 @@ class NBodyRelevances:
 
 
 def connected_subsets(adjacency: np.ndarray, max_order: int) -> list[Subset]:
-    """All sets of 1..``max_order`` atoms that are connected in the graph, as sorted tuples."""
+    """All sets of 1..``max_order`` atoms that are connected in the graph, as sorted tuples (by size,
+    then lexicographically)."""
+    if max_order <= 3 and np.array_equal(adjacency, adjacency.T):
+        return _connected_up_to_three(adjacency, max_order)
     n = adjacency.shape[0]
     neighbours = [set(np.flatnonzero(adjacency[i])) - {i} for i in range(n)]
     level = {(i,) for i in range(n)}
@@ -158,6 +161,26 @@ def connected_subsets(adjacency: np.ndarray, max_order: int) -> list[Subset]:
     for _ in range(1, max_order):
         level = {tuple(sorted(s + (j,))) for s in level for i in s for j in neighbours[i] if j not in s}
         found += sorted(level)
+    return found
+
+
+def _connected_up_to_three(adjacency: np.ndarray, max_order: int) -> list[Subset]:
+    """:func:`connected_subsets` of a symmetric graph for at most 3 atoms, vectorised: a connected
+    triple is two neighbours of a centre atom (a triangle is found from each of its atoms once)."""
+    n = adjacency.shape[0]
+    graph = adjacency.astype(bool).copy()
+    np.fill_diagonal(graph, False)
+    found: list[Subset] = [(i,) for i in range(n)]
+    if max_order >= 2:
+        found += list(map(tuple, np.argwhere(np.triu(graph)).tolist()))
+    if max_order >= 3:
+        triples = []
+        for c in range(n):
+            nb = np.flatnonzero(graph[c])
+            a, b = np.triu_indices(len(nb), k=1)
+            triples.append(np.stack([np.full(len(a), c), nb[a], nb[b]], axis=1))
+        rows = np.sort(np.concatenate(triples), axis=1) if triples else np.zeros((0, 3), dtype=int)
+        found += list(map(tuple, np.unique(rows, axis=0).tolist()))
     return found
 
 
@@ -189,9 +212,9 @@ def subgraph_relevances(st: ModelSteps, subsets: list[Subset], method: str = "re
     ``budget`` bytes) or ``"masked"`` (:func:`masked_subgraph_relevances`, the reference).
     """
     if method == "restricted":
-        from xailib.lrp.restricted import RESTRICTED_CHUNK_BYTES, restricted_relevances
+        from xailib.lrp.restricted import restricted_relevances
 
-        return restricted_relevances(st, subsets, budget=budget or RESTRICTED_CHUNK_BYTES)
+        return restricted_relevances(st, subsets, budget=budget or MAX_PASS_BYTES)
     if method == "masked":
         return masked_subgraph_relevances(st, subsets)
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")

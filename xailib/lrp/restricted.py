@@ -31,10 +31,8 @@ from tqdm import tqdm
 
 from xailib.lrp.adapters import ModelSteps
 from xailib.lrp.engine import head_gradient
-from xailib.lrp.linear import EdgeFilters, LinearStep
-
-#: Bytes of per-set work buffers per chunk of sets (the chunk size follows from it; see :func:`chunk_sets`).
-RESTRICTED_CHUNK_BYTES = 256 * 2**20
+from xailib.lrp.linear import EdgeFilters, LinearStep, rows_apply_t
+from xailib.lrp.memory import MAX_PASS_BYTES
 
 
 class _Chunk:
@@ -64,7 +62,13 @@ class _Chunk:
         self.src, self.dst, self.pair = position[m * k + a], position[m * k + b], pos[hit]
 
     def apply_t(self, a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """``out[r] = a[atom of row r].T @ v[r]`` for ``a`` of shape ``(N, o, i)`` and ``v`` of shape ``(R, o)``."""
+        """``out[r] = a[atom of row r].T @ v[r]`` for ``a`` of shape ``(N, o, i)`` and ``v`` of shape ``(R, o)``.
+
+        One matrix product when ``a`` is the same matrix for every atom (a plain linear layer, stored
+        expanded with stride 0), else one per atom.
+        """
+        if a.stride(0) == 0:
+            return v @ a[0]
         return torch.cat([part @ a[atom] for part, atom in zip(torch.split(v, self.counts), self.atoms)])
 
     def per_set(self, values: torch.Tensor) -> torch.Tensor:
@@ -75,7 +79,11 @@ class _Chunk:
 def _pull(lin: LinearStep, p: torch.Tensor, chunk: _Chunk) -> torch.Tensor:
     """``J^T p`` on the rows of each set, for cotangents ``p`` (rows ``(R, d)``) supported on the sets."""
     w = p if lin.mix is None else chunk.apply_t(lin.mix, p)
-    m = w if lin.post is None else chunk.apply_t(lin.post, w)  # (R, F)
+    return _pull_message(lin, w, w if lin.post is None else chunk.apply_t(lin.post, w), chunk)
+
+
+def _pull_message(lin: LinearStep, w: torch.Tensor, m: torch.Tensor, chunk: _Chunk) -> torch.Tensor:
+    """The rest of :func:`_pull` from ``w = Mix^T p`` and ``m = Post^T w``: messages inside the sets, then ``Pre^T``."""
     msg = torch.zeros_like(m).index_add_(0, chunk.dst, m[chunk.src] * lin.filters.w[chunk.pair])
     return w + chunk.apply_t(lin.pre, msg)
 
@@ -87,12 +95,12 @@ def set_bytes(st: ModelSteps, k: int) -> int:
     return 8 * (k * k * f * 2 + k * (6 * d + 3 * f))
 
 
-def chunk_sets(st: ModelSteps, k: int, budget: int = RESTRICTED_CHUNK_BYTES) -> int:
+def chunk_sets(st: ModelSteps, k: int, budget: int = MAX_PASS_BYTES) -> int:
     """How many sets of ``k`` atoms go through one restricted pass together within ``budget`` bytes."""
     return max(1, budget // set_bytes(st, k))
 
 
-def restricted_relevances(st: ModelSteps, subsets: Sequence[Sequence[int]], *, budget: int = RESTRICTED_CHUNK_BYTES,
+def restricted_relevances(st: ModelSteps, subsets: Sequence[Sequence[int]], *, budget: int = MAX_PASS_BYTES,
                           progress: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``R_sub(S)`` for each set, walks and bias terms apart (same result as the masked full pass).
 
@@ -102,6 +110,11 @@ def restricted_relevances(st: ModelSteps, subsets: Sequence[Sequence[int]], *, b
     get the head constants of the atoms of the set.
     """
     g, constants, head_constants = head_gradient(st), st.step_constants(), st.head_constants()
+    # the last step starts from g on every atom of a set: its per-atom products are done once per atom
+    last = st.linear[-1]
+    w_first = g if last.mix is None else rows_apply_t(last.mix, g[None])[0]
+    m_first = w_first if last.post is None else rows_apply_t(last.post, w_first[None])[0]
+    b_first = head_constants + (g * constants[-1]).sum(dim=1)
     walks, bias = np.empty(len(subsets)), np.empty(len(subsets))
     by_size: dict[int, list[int]] = defaultdict(list)
     for position, s in enumerate(subsets):
@@ -111,11 +124,11 @@ def restricted_relevances(st: ModelSteps, subsets: Sequence[Sequence[int]], *, b
             for start in range(0, len(positions), chunk_sets(st, k, budget))]
     show = len(jobs) > 4 if progress is None else progress
     for k, positions in tqdm(jobs, desc="restricted passes", disable=not show):
-        idx = torch.tensor([list(subsets[p]) for p in positions], dtype=torch.long).reshape(len(positions), k)
+        idx = torch.from_numpy(np.array([subsets[p] for p in positions], dtype=np.int64).reshape(len(positions), k))
         chunk = _Chunk(idx, st.linear[0].filters)
-        p = g[chunk.atom]  # (R, d)
-        b = head_constants[chunk.atom]
-        for lin, const in zip(reversed(st.linear), reversed(constants)):
+        b = b_first[chunk.atom]
+        p = _pull_message(last, w_first[chunk.atom], m_first[chunk.atom], chunk)
+        for lin, const in zip(reversed(st.linear[:-1]), reversed(constants[:-1])):
             b = b + (p * const[chunk.atom]).sum(dim=1)
             p = _pull(lin, p, chunk)
         walks[positions] = chunk.per_set((p * st.h0[chunk.atom]).sum(dim=1)).numpy()
