@@ -64,6 +64,12 @@ def _add_partition(ssub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="hf", help="PySCF method: hf or a functional such as pbe (default hf)")
     p.add_argument("--basis", default="sto-3g", help="basis set (default sto-3g)")
     p.add_argument("--out", default=None, help="output file (default data/partition/DATASET-METHOD-BASIS.npz)")
+    p.add_argument("--within-basis", default=None, metavar="BASIS",
+                   help="draw the molecules from those of the existing partition at BASIS (same method), "
+                        "so that the two bases can be compared molecule by molecule")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="one file per finished molecule here; a rerun with the same DIR resumes "
+                        "(default data/partition/cache/DATASET-METHOD-BASIS-SEED-N/)")
 
     def run(args: argparse.Namespace) -> int:
         import os
@@ -74,8 +80,25 @@ def _add_partition(ssub: argparse._SubParsersAction) -> None:
 
         with usage_check():  # a one-line error for an unknown dataset before PySCF starts
             db_path(args.dataset)
+        from xailib.base.paths import data_dir
+
+        cache = args.cache or (data_dir() / "partition" / "cache" /
+                               f"{args.dataset}-{args.method}-{args.basis}-{args.seed}-{args.n_molecules or 'all'}")
+        rows = None
+        if args.within_basis:
+            import numpy as np
+
+            from xailib.transfer import load_partition
+
+            with usage_check():
+                pool = load_partition(args.dataset, args.method, args.within_basis)["frame"]
+            rows = np.sort(pool) if args.n_molecules is None or args.n_molecules >= len(pool) else \
+                np.sort(np.random.default_rng(args.seed).choice(pool, args.n_molecules, replace=False))
         arrays, meta = partition_dataset(args.dataset, n_molecules=args.n_molecules, seed=args.seed,
-                                         method=args.method, basis=args.basis, progress=True)
+                                         method=args.method, basis=args.basis, progress=True, cache=cache,
+                                         rows=rows)
+        if args.within_basis:
+            meta["structures"] += f"; drawn from the molecules of the {args.method}/{args.within_basis} partition"
         path = save_partition(arrays, meta, args.out)
         print(f"wrote {path}: {meta['n_done']} molecules, {len(meta['skipped'])} skipped, "
               f"{meta['wall_time_s'] / 60:.1f} min")

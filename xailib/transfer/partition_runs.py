@@ -53,8 +53,8 @@ def equilibrium_frames(dataset: str, n_molecules: int | None = None, seed: int =
 
 
 def partition_dataset(dataset: str, *, n_molecules: int | None = None, seed: int = 0, method: str = "hf",
-                      basis: str = "sto-3g", rows: Sequence[int] | None = None, progress: bool = False
-                      ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+                      basis: str = "sto-3g", rows: Sequence[int] | None = None, progress: bool = False,
+                      cache: str | os.PathLike | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Atomic energies of both schemes for the relaxed structures of ``dataset``: ``(arrays, meta)`` in the
     format of :func:`save_partition`.
 
@@ -66,6 +66,10 @@ def partition_dataset(dataset: str, *, n_molecules: int | None = None, seed: int
         Level of theory (PySCF names, e.g. ``"hf"``, ``"pbe"``; ``"sto-3g"``, ``"6-31g"``).
     rows
         Explicit dataset rows to partition instead (for tests and partial runs).
+    cache
+        A folder for one small file per finished molecule (``<row>.npz``, skipped molecules included):
+        an interrupted run given the same folder continues where it stopped. Cached molecules keep the
+        wall time they took when they were computed.
     """
     import pyscf
     from ase.units import Hartree
@@ -98,23 +102,37 @@ def partition_dataset(dataset: str, *, n_molecules: int | None = None, seed: int
         from tqdm.auto import tqdm
 
         structures = tqdm(structures, desc=f"partition {dataset} {method}/{basis}")
+    cache_dir = None if cache is None else resolve_path(cache)
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
     for atoms in structures:
         row = int(atoms.info["row"])
-        t0 = time.perf_counter()
-        try:
-            mf = run_scf(atoms, method=method, basis=basis, need_iao=True)
-            parts = {s: partition_scf(mf, s, numbers=atoms.numbers) for s in ("ao", "mo")}
-        except failures as err:
-            skipped.append({"frame": row, "mol_id": str(mol_ids[row]), "reason": f"{type(err).__name__}: {err}"})
+        cached = None if cache_dir is None else cache_dir / f"{row}.npz"
+        if cached is not None and cached.exists():
+            one = dict(np.load(cached, allow_pickle=False))
+        else:
+            t0 = time.perf_counter()
+            try:
+                mf = run_scf(atoms, method=method, basis=basis, need_iao=True)
+                parts = {s: partition_scf(mf, s, numbers=atoms.numbers) for s in ("ao", "mo")}
+                one = {"seconds": time.perf_counter() - t0, "scf_energy": float(mf.e_tot) * Hartree,
+                       **{s: parts[s].energies for s in ("ao", "mo")},
+                       **{f"{s}_relative": parts[s].relative for s in ("ao", "mo")}}
+            except failures as err:
+                one = {"reason": f"{type(err).__name__}: {err}"}
+            if cached is not None:
+                np.savez(cached.with_suffix(".tmp.npz"), **one)
+                os.replace(cached.with_suffix(".tmp.npz"), cached)
+        if "reason" in one:
+            skipped.append({"frame": row, "mol_id": str(mol_ids[row]), "reason": str(one["reason"])})
             continue
-        keep["seconds"].append(time.perf_counter() - t0)
+        keep["seconds"].append(float(one["seconds"]))
         keep["frame"].append(row)
         keep["mol_id"].append(str(mol_ids[row]))
         keep["numbers"].append(atoms.numbers)
-        for s in ("ao", "mo"):
-            keep[s].append(parts[s].energies)
-            keep[f"{s}_relative"].append(parts[s].relative)
-        keep["scf_energy"].append(float(mf.e_tot) * Hartree)
+        for s in ("ao", "mo", "ao_relative", "mo_relative"):
+            keep[s].append(np.asarray(one[s], dtype=np.float64))
+        keep["scf_energy"].append(float(one["scf_energy"]))
     subset = f"; seeded subset of {n_molecules} (seed {seed})" if n_molecules else ""
     meta = provenance(wall_s=time.perf_counter() - start, packages=("numpy", "pyscf", "ase"), dataset=dataset,
                       method=method, basis=basis, structures="relaxed frame (t_fs == 0) of each molecule" + subset,
