@@ -40,8 +40,8 @@ def aspirin(seed: int = 7):
     return Atoms(numbers=[a.GetAtomicNum() for a in mol.GetAtoms()], positions=pos)
 
 
-def schnet(n_interactions: int, n_features: int = 128, cutoff: float = 5.0):
-    """A random-weight schnetpack SchNet potential with an Atomwise energy head."""
+def schnet(n_interactions: int, n_features: int = 128, cutoff: float = 5.0, forces: bool = False):
+    """A random-weight schnetpack SchNet potential with an Atomwise energy head (and forces if asked)."""
     import schnetpack as spk
 
     rep = spk.representation.SchNet(
@@ -49,7 +49,8 @@ def schnet(n_interactions: int, n_features: int = 128, cutoff: float = 5.0):
         radial_basis=spk.nn.GaussianRBF(n_rbf=20, cutoff=cutoff), cutoff_fn=spk.nn.CosineCutoff(cutoff))
     return spk.model.NeuralNetworkPotential(
         representation=rep, input_modules=[spk.atomistic.PairwiseDistances()],
-        output_modules=[spk.atomistic.Atomwise(n_in=n_features, output_key="energy")])
+        output_modules=[spk.atomistic.Atomwise(n_in=n_features, output_key="energy")]
+        + ([spk.atomistic.Forces(energy_key="energy", force_key="forces")] if forces else []))
 
 
 def timed(fn, repeat: int = 1):

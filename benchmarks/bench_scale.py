@@ -22,6 +22,8 @@ import resource
 import sys
 import time
 
+from bench_relevance import schnet  # noqa: E402  (benchmarks/ is the script's folder)
+
 SMILES = {"aspirin": "CC(=O)Oc1ccccc1C(=O)O"}
 PEPTIDES = {"Ala4": "AAAA", "Ala8": "A" * 8, "Ala16": "A" * 16}
 
@@ -39,19 +41,6 @@ def molecule(name: str, seed: int = 7):
     if AllChem.EmbedMolecule(mol, params) != 0:
         raise RuntimeError(f"ETKDG embedding of {name} failed")
     return Atoms(numbers=[a.GetAtomicNum() for a in mol.GetAtoms()], positions=mol.GetConformer().GetPositions())
-
-
-def schnet(n_interactions: int, n_features: int = 128, cutoff: float = 5.0):
-    """A random-weight schnetpack SchNet potential (energy and forces)."""
-    import schnetpack as spk
-
-    rep = spk.representation.SchNet(
-        n_atom_basis=n_features, n_interactions=n_interactions,
-        radial_basis=spk.nn.GaussianRBF(n_rbf=20, cutoff=cutoff), cutoff_fn=spk.nn.CosineCutoff(cutoff))
-    return spk.model.NeuralNetworkPotential(
-        representation=rep, input_modules=[spk.atomistic.PairwiseDistances()],
-        output_modules=[spk.atomistic.Atomwise(n_in=n_features, output_key="energy"),
-                        spk.atomistic.Forces(energy_key="energy", force_key="forces")])
 
 
 def _rss_mb() -> float:
@@ -85,7 +74,7 @@ def _case(name: str, t: int, order: int, method: str, threads: int, queue) -> No
 
     torch.set_num_threads(threads)
     xailib.set_seed(0)
-    atoms, model = molecule(name), schnet(t)
+    atoms, model = molecule(name), schnet(t, forces=True)
     t_pass = pass_time(model, atoms)
     base = _rss_mb()
     t0 = time.perf_counter()
