@@ -86,7 +86,8 @@ def test_chapter_bootstraps_colab_and_imports_xailib(chapter: Path):
 def test_bootstrap_points_at_the_configured_repository():
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     bootstrap = code_sources(TEMPLATE)[0]
-    assert f'REPO_URL = "{url}"' in bootstrap, "the template's REPO_URL differs from _config.yml repository.url"
+    assert f'os.environ.get("XAILIB_REPO_URL", "{url}")' in bootstrap, \
+        "the template's REPO_URL differs from _config.yml repository.url"
 
 
 def test_config_matches_design():
