@@ -103,3 +103,16 @@ def test_explain_memory_limit_refuses_before_work_with_one_line(files, capsys):
     assert main(args + ["--memory-limit", "lots"]) == 2
     assert "--memory-limit" in capsys.readouterr().err
     assert main(args + ["--memory-limit", "4GB", "--top", "2"]) == 0
+
+
+@pytest.mark.parametrize("option, name", [("--out", "old.npz"), ("--plot", "old.png")])
+def test_explain_refuses_to_replace_an_existing_output_before_work(files, capsys, option, name):
+    _, _, tmp = files
+    target = tmp / name
+    target.write_bytes(b"keep me")
+    args = ["explain", "--model", str(tmp / "model.pt"), "--structure", str(tmp / "ethanol.xyz"), "--trust"]
+    assert main(args + [option, str(target)]) == 2
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert target.read_bytes() == b"keep me"
+    assert main(args + [option, str(target), "--overwrite", "--top", "2"]) == 0
+    assert target.read_bytes() != b"keep me"

@@ -106,17 +106,20 @@ def finite_float(text: str) -> float:
     return value
 
 
-def output_path(path: str | None, suffixes: Sequence[str], option: str) -> Path | None:
-    """Check an output file name before computing: one of ``suffixes``, in an existing folder.
+def output_path(path: str | None, suffixes: Sequence[str], option: str, *, overwrite: bool = False) -> Path | None:
+    """Check an output file name before computing: one of ``suffixes``, in an existing folder, and not an
+    existing file unless ``overwrite``.
 
     Raises
     ------
     UsageError
-        Another suffix, a missing folder, or a path that is a folder.
+        Another suffix, a missing folder, a path that is a folder, or an existing file (without ``overwrite``).
     """
     if path is None:
         return None
     p = Path(path)
+    if p.is_file() and not overwrite:
+        raise UsageError(f"{option} {path} exists; pass --overwrite to replace it")
     if p.is_dir():
         raise UsageError(f"{option} {path} is a folder; give a file name ending in {' or '.join(suffixes)}")
     if p.suffix.lower() not in suffixes:

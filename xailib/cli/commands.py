@@ -92,22 +92,33 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="save arrays to F.npz or F.json (the folder must exist)")
     p.add_argument("--plot", default=None, metavar="FILE.png",
                    help="draw the 2-body relevance map (xailib.viz.relevance_map) to a .png, .pdf or .svg file")
+    p.add_argument("--html", default=None, metavar="FILE.html",
+                   help="write a standalone page (xailib.viz.relevance_html): the static relevance map and the "
+                        "interactive 3-D view of the top pairs and the 3 strongest walks (needs py3Dmol; the "
+                        "3-D view loads 3Dmol.js from a CDN)")
     p.add_argument("--trust", action="store_true", help="allow unpickling a full model file (trusted sources only)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --out, --plot or --html files")
     p.add_argument("--memory-limit", default=None, metavar="SIZE",
                    help="refuse (before any work) an n-body computation estimated to need more, e.g. 8GB "
                         "(default: 80%% of the memory available)")
 
     def run(args: argparse.Namespace) -> int:
+        import importlib.util
+
         from xailib.base.structure_files import read_structure
         from xailib.lrp.memory import MemoryLimitError, parse_limit
         from xailib.base.structures import validate_structure
         from xailib.lrp import explain
         from xailib.models import UntrustedModelError, load_model, model_dir
 
-        out = output_path(args.out, (".npz", ".json"), "--out")
-        plot = output_path(args.plot, PLOT_SUFFIXES, "--plot")
-        if plot is not None and args.max_order < 2:
-            raise UsageError("--plot draws the 2-body terms; it needs --max-order 2 or more")
+        out = output_path(args.out, (".npz", ".json"), "--out", overwrite=args.overwrite)
+        plot = output_path(args.plot, PLOT_SUFFIXES, "--plot", overwrite=args.overwrite)
+        page = output_path(args.html, (".html",), "--html", overwrite=args.overwrite)
+        for option, path in (("--plot", plot), ("--html", page)):
+            if path is not None and args.max_order < 2:
+                raise UsageError(f"{option} draws the 2-body terms; it needs --max-order 2 or more")
+        if page is not None and importlib.util.find_spec("py3Dmol") is None:
+            raise UsageError("--html needs the py3Dmol package for the 3-D view; install it (pip install py3Dmol)")
         try:
             parse_limit(args.memory_limit)
         except MemoryLimitError as err:
@@ -128,27 +139,44 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
             print(f"saved {result.save(out)}")
         if plot is not None:
             print(f"plotted {_plot(result, plot, args.top)}")
+        if page is not None:
+            print(f"wrote {_page(result, page, args.top)}")
         return 0
 
     p.set_defaults(func=run)
 
 
 def _plot(result, path, top: int):
-    """Draw the 2-body relevance map of an :class:`~xailib.lrp.explain.Explanation` (1-body terms as rings)."""
+    """Draw the 2-body relevance map of an :class:`~xailib.lrp.explain.Explanation` (1-body terms as rings),
+    walks + bias terms as in the printed summary and the ``--html`` page."""
     import numpy as np
     from matplotlib.figure import Figure  # no pyplot: no backend or global state needed
 
     from xailib.viz import relevance_map
 
     nb = result.nbody
-    atom_values = np.array([nb.order(1).get((i,), 0.0) for i in range(len(nb.atoms))])
+    atom_values = np.array([nb.order(1, part="combined").get((i,), 0.0) for i in range(len(nb.atoms))])
     fig = Figure(figsize=(6, 5))
     ax = fig.subplots()
-    relevance_map(nb.atoms, nb.order(2), atom_values, ax=ax, top=top,
-                  title=f"{nb.atoms.get_chemical_formula()}: top {top} pair terms ({nb.target!r}, rule {nb.rule})")
+    relevance_map(nb.atoms, nb.order(2, part="combined"), atom_values, ax=ax, top=top,
+                  title=f"{nb.atoms.get_chemical_formula()}: top {top} pair terms, walks + bias ({nb.target!r}, "
+                        f"rule {nb.rule})")
     ax.margins(0.12)  # room for the rings of the 1-body terms
     fig.savefig(path, dpi=150, bbox_inches="tight")
     return path
+
+
+def _page(result, path, top: int) -> str:
+    """Write the HTML page of :func:`xailib.viz.relevance_html`: combined 2-body terms and, when the walks
+    were computed, the 3 strongest walks that move between atoms (the strongest walks of trained models
+    often stay at one atom and would draw no path)."""
+    from xailib.viz import relevance_html
+
+    nb = result.nbody
+    path.write_text(relevance_html(nb.atoms, nb, top=top, walks=result.walks, top_walks=min(3, top), walk_atoms=2,
+                                   title=f"{nb.atoms.get_chemical_formula()}: relevances ({nb.target!r}, "
+                                         f"rule {nb.rule}, composite {nb.composite})"), encoding="utf-8")
+    return str(path)
 
 
 def add_data(sub: argparse._SubParsersAction) -> None:
